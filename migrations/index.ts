@@ -1,0 +1,7 @@
+// Every migration, in order. Explicit imports keep the list the same under tsx, tap and dist/.
+import type { Migration } from 'kysely'
+import * as m001 from './001_users.js'
+
+export const migrations: Record<string, Migration> = {
+  '001_users': m001
+}

@@ -1,0 +1,106 @@
+// Authentication and authorization (SPEC §4) for the two mounts of the verb table:
+// /api/v1 by HTTP Basic (email:api_key), /json by session cookie + CSRF header.
+// Each route gets its onRequest hooks from here, so no route repeats them.
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
+import { errors } from './errors.js'
+import { RULES } from './ratelimit.js'
+import { SESSION_COOKIE } from './sessions.js'
+import { isAdmin, safeEqual, toUser } from './users.js'
+
+export type Mount = 'api' | 'json'
+/** Who may call a verb: anyone (credentials optional), any active user, or admins only. */
+export type Access = 'anonymous' | 'user' | 'admin'
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+
+/** q-value of the best Accept entry matching `type` (exact, type/*, or * /*). */
+function quality (accept: string, type: string): number {
+  const [major] = type.split('/')
+  let best = -1
+  let bestSpecificity = -1
+  for (const part of accept.split(',')) {
+    const [range = '', ...params] = part.trim().split(';')
+    const r = range.trim().toLowerCase()
+    const specificity = r === type ? 2 : r === `${major}/*` ? 1 : r === '*/*' ? 0 : -1
+    if (specificity < 0 || specificity < bestSpecificity) continue
+    let q = 1
+    for (const p of params) {
+      const [k, v] = p.trim().split('=')
+      if (k === 'q' && v !== undefined) q = Number(v)
+    }
+    if (specificity > bestSpecificity) { bestSpecificity = specificity; best = Number.isFinite(q) ? q : 0 }
+  }
+  return Math.max(best, 0)
+}
+
+/** True when the client prefers an HTML page to JSON (a browser navigating). */
+export function prefersHtml (request: FastifyRequest): boolean {
+  const accept = request.headers.accept
+  if (accept === undefined || accept === '') return false
+  return quality(accept, 'text/html') > quality(accept, 'application/json')
+}
+
+export class Auth {
+  constructor (private readonly app: FastifyInstance) {}
+
+  /** The onRequest hooks of one verb on one mount: identify, then limit, then authorize. */
+  hooks (mount: Mount, access: Access, rateLimited: boolean): onRequestHookHandler[] {
+    const identify = mount === 'api' ? this.basic(access) : this.session(access)
+    const app = this.app
+    const authorize = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+      const user = request.notes.user
+      if (rateLimited) {
+        if (user === null) await app.rateLimiter.check(request, reply, RULES.anonymous, request.ip)
+        else await app.rateLimiter.check(request, reply, RULES.user, String(user.user_id))
+      }
+      if (access === 'admin' && user !== null && !isAdmin(user)) throw errors.notAdmin()
+    }
+    return [identify, authorize]
+  }
+
+  private basic (access: Access): onRequestHookHandler {
+    const app = this.app
+    if (access !== 'anonymous') return app.basicAuth
+    // Anonymous verbs still honour credentials when a client sends them.
+    return function optionalBasic (request, reply, done) {
+      if (request.headers.authorization === undefined) { done(); return }
+      app.basicAuth.call(app, request, reply, done)
+    }
+  }
+
+  private session (access: Access): onRequestHookHandler {
+    const app = this.app
+    return async function sessionAuth (request, reply) {
+      const token = request.cookies[SESSION_COOKIE]
+      const session = token === undefined ? undefined : await app.sessions.get(token)
+      if (session === undefined) {
+        if (access === 'anonymous') return
+        if (prefersHtml(request)) {
+          await reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 302)
+          return reply
+        }
+        throw errors.unauthorized(undefined, 'Session')
+      }
+      const row = await app.users.getRow(session.userId)
+      if (row === undefined) throw errors.unauthorized(undefined, 'Session')
+      if (row.is_active !== 1) throw errors.deactivated('Session')
+      if (!SAFE_METHODS.has(request.method)) {
+        const sent = request.headers['x-csrf-token']
+        if (typeof sent !== 'string' || sent === '') throw errors.csrf('CSRF token missing.')
+        if (!safeEqual(sent, session.csrfToken)) throw errors.csrf('CSRF token incorrect.')
+      }
+      request.notes.user = toUser(row)
+    }
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    auth: Auth
+  }
+}
+
+export default fp(async function authPlugin (app: FastifyInstance) {
+  app.decorate('auth', new Auth(app))
+}, { name: 'auth', dependencies: ['users', 'sessions', 'ratelimit', 'notes', 'basic-auth', 'cookie'] })

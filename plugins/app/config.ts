@@ -1,0 +1,114 @@
+// Configuration from the environment (SPEC §1), validated once at boot.
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+
+export interface Config {
+  host: string
+  port: number
+  dataDir: string
+  databaseUrl: string | undefined
+  redisUrl: string | undefined
+  adminEmail: string | undefined
+  adminPassword: string | undefined
+  realmName: string
+  externalUrl: string
+  rateLimit: boolean
+  heartbeatSeconds: number
+  queueTimeoutSeconds: number
+  logLevel: string
+}
+
+/** A bad configuration value; `variable` names the environment variable at fault. */
+export class ConfigError extends Error {
+  constructor (readonly variable: string, message: string) {
+    super(`${variable}: ${message}`)
+    this.name = 'ConfigError'
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+const EMAIL = /^[^\s@]+@[^\s@]+$/
+
+type Env = Record<string, string | undefined>
+
+function str (env: Env, name: string): string | undefined {
+  const v = env[name]
+  return v === undefined || v === '' ? undefined : v
+}
+
+function int (env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = str(env, name)
+  if (raw === undefined) return fallback
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be an integer from ${min} to ${max} (got "${raw}")`)
+  const n = Number(raw.trim())
+  if (n < min || n > max) throw new ConfigError(name, `must be an integer from ${min} to ${max} (got "${raw}")`)
+  return n
+}
+
+/** Reads and checks every variable of SPEC §1; throws ConfigError naming the first bad one. */
+export function loadConfig (env: Env = process.env): Config {
+  const host = str(env, 'HOST') ?? '127.0.0.1'
+  const port = int(env, 'PORT', 9991, 0, 65535)
+
+  const databaseUrl = str(env, 'DATABASE_URL')
+  if (databaseUrl !== undefined) {
+    if (!/^postgres(ql)?:\/\//.test(databaseUrl)) throw new ConfigError('DATABASE_URL', 'must be a postgres:// URL')
+    // Refusing beats silently running on SQLite while the operator believes otherwise.
+    throw new ConfigError('DATABASE_URL', 'PostgreSQL support is not built yet; unset it to use the embedded SQLite database')
+  }
+  const redisUrl = str(env, 'REDIS_URL')
+  if (redisUrl !== undefined) {
+    if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError('REDIS_URL', 'must be a redis:// or rediss:// URL')
+    throw new ConfigError('REDIS_URL', 'Redis support is not built yet; unset it to keep events and rate limits in memory')
+  }
+
+  const adminEmail = str(env, 'PARLEY_ADMIN_EMAIL')
+  const adminPassword = str(env, 'PARLEY_ADMIN_PASSWORD')
+  if (adminEmail !== undefined && !EMAIL.test(adminEmail)) throw new ConfigError('PARLEY_ADMIN_EMAIL', `is not an email address (got "${adminEmail}")`)
+  if (adminEmail !== undefined && adminPassword === undefined) throw new ConfigError('PARLEY_ADMIN_PASSWORD', 'must be set when PARLEY_ADMIN_EMAIL is')
+  if (adminPassword !== undefined && adminEmail === undefined) throw new ConfigError('PARLEY_ADMIN_EMAIL', 'must be set when PARLEY_ADMIN_PASSWORD is')
+  if (adminPassword !== undefined && adminPassword.length < 8) throw new ConfigError('PARLEY_ADMIN_PASSWORD', 'must be at least 8 characters')
+
+  const rateLimitRaw = (str(env, 'PARLEY_RATE_LIMIT') ?? 'on').toLowerCase()
+  if (rateLimitRaw !== 'on' && rateLimitRaw !== 'off') throw new ConfigError('PARLEY_RATE_LIMIT', `must be "on" or "off" (got "${rateLimitRaw}")`)
+
+  const logLevel = (str(env, 'LOG_LEVEL') ?? 'info').toLowerCase()
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`)
+
+  let externalUrl = str(env, 'PARLEY_EXTERNAL_URL')
+  if (externalUrl !== undefined) {
+    let url: URL
+    try { url = new URL(externalUrl) } catch { throw new ConfigError('PARLEY_EXTERNAL_URL', `is not a URL (got "${externalUrl}")`) }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('PARLEY_EXTERNAL_URL', 'must be an http:// or https:// URL')
+    externalUrl = url.origin + url.pathname.replace(/\/+$/, '')
+  } else {
+    const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host
+    externalUrl = `http://${shown}:${port}`
+  }
+
+  return {
+    host,
+    port,
+    dataDir: str(env, 'PARLEY_DATA_DIR') ?? './data',
+    databaseUrl,
+    redisUrl,
+    adminEmail,
+    adminPassword,
+    realmName: str(env, 'PARLEY_REALM_NAME') ?? 'Parley',
+    externalUrl,
+    rateLimit: rateLimitRaw === 'on',
+    heartbeatSeconds: int(env, 'PARLEY_HEARTBEAT_SECONDS', 50, 1, 3600),
+    queueTimeoutSeconds: int(env, 'PARLEY_QUEUE_TIMEOUT_SECONDS', 600, 1, 7 * 24 * 3600),
+    logLevel
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+  }
+}
+
+export default fp(async function configPlugin (app: FastifyInstance, opts: { config: Config }) {
+  app.decorate('config', opts.config)
+}, { name: 'config' })

@@ -1,0 +1,172 @@
+// Coded errors (SPEC §2) and the one handler that shapes every error answer.
+import fp from 'fastify-plugin'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+
+export type ErrorCode =
+  | 'BAD_REQUEST'
+  | 'REQUEST_VARIABLE_MISSING'
+  | 'REQUEST_VARIABLE_INVALID'
+  | 'INVALID_JSON'
+  | 'BAD_EVENT_QUEUE_ID'
+  | 'UNAUTHORIZED'
+  | 'USER_DEACTIVATED'
+  | 'INVALID_API_KEY'
+  | 'UNAUTHORIZED_PRINCIPAL'
+  | 'CSRF_FAILED'
+  | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
+  | 'ALREADY_EXISTS'
+  | 'NO_CHANGE'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'RATE_LIMIT_HIT'
+  | 'MISSING_HTTP_EVENT_HEADER'
+  | 'INTERNAL_SERVER_ERROR'
+  | 'SERVER_NOT_READY'
+
+const STATUS: Record<ErrorCode, number> = {
+  BAD_REQUEST: 400,
+  REQUEST_VARIABLE_MISSING: 400,
+  REQUEST_VARIABLE_INVALID: 400,
+  INVALID_JSON: 400,
+  BAD_EVENT_QUEUE_ID: 400,
+  MISSING_HTTP_EVENT_HEADER: 400,
+  UNAUTHORIZED: 401,
+  USER_DEACTIVATED: 401,
+  INVALID_API_KEY: 401,
+  UNAUTHORIZED_PRINCIPAL: 403,
+  CSRF_FAILED: 403,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  ALREADY_EXISTS: 409,
+  NO_CHANGE: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMIT_HIT: 429,
+  INTERNAL_SERVER_ERROR: 500,
+  SERVER_NOT_READY: 503
+}
+
+/** An error a handler throws; the error handler turns it into the envelope. */
+export class ParleyError extends Error {
+  readonly statusCode: number
+  constructor (
+    readonly code: ErrorCode,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {}
+  ) {
+    super(message)
+    this.name = 'ParleyError'
+    this.statusCode = STATUS[code]
+  }
+}
+
+/** The errors of the contract, made in one place so every msg reads the same. */
+export const errors = {
+  badRequest: (msg: string) => new ParleyError('BAD_REQUEST', msg),
+  missing: (name: string) => new ParleyError('REQUEST_VARIABLE_MISSING', `Missing '${name}' argument`, { var_name: name }),
+  invalid: (name: string, why?: string) =>
+    new ParleyError('REQUEST_VARIABLE_INVALID', why === undefined ? `Invalid '${name}'` : `Invalid '${name}': ${why}`, { var_name: name }),
+  invalidJson: (what = 'Malformed JSON') => new ParleyError('INVALID_JSON', what),
+  badQueue: (id: string) => new ParleyError('BAD_EVENT_QUEUE_ID', `Bad event queue ID: ${id}`, { queue_id: id }),
+  unauthorized: (msg = 'Not logged in: API authentication or user session required', scheme: 'Basic' | 'Session' = 'Basic') =>
+    new ParleyError('UNAUTHORIZED', msg, {}, { 'www-authenticate': `${scheme} realm="parley"` }),
+  deactivated: (scheme: 'Basic' | 'Session' = 'Basic') =>
+    new ParleyError('USER_DEACTIVATED', 'Account is deactivated', {}, { 'www-authenticate': `${scheme} realm="parley"` }),
+  invalidApiKey: () => new ParleyError('INVALID_API_KEY', 'Invalid API key'),
+  notAdmin: () => new ParleyError('UNAUTHORIZED_PRINCIPAL', 'Must be an organization administrator'),
+  forbidden: (msg: string) => new ParleyError('UNAUTHORIZED_PRINCIPAL', msg),
+  csrf: (reason: string) => new ParleyError('CSRF_FAILED', `CSRF error: ${reason}`, { reason }),
+  notFound: (msg = 'Not found') => new ParleyError('NOT_FOUND', msg),
+  methodNotAllowed: (allowed: string[]) =>
+    new ParleyError('METHOD_NOT_ALLOWED', 'Method Not Allowed', { allowed_methods: allowed }, { allow: allowed.join(', ') }),
+  alreadyExists: (msg: string) => new ParleyError('ALREADY_EXISTS', msg),
+  noChange: (msg: string) => new ParleyError('NO_CHANGE', msg),
+  tooLarge: () => new ParleyError('PAYLOAD_TOO_LARGE', 'Request body too large'),
+  unsupportedMediaType: (type: string) => new ParleyError('UNSUPPORTED_MEDIA_TYPE', `Unsupported media type: ${type}`),
+  rateLimited: (retryAfter: number) =>
+    new ParleyError('RATE_LIMIT_HIT', 'API usage exceeded rate limit', { 'retry-after': retryAfter }, { 'retry-after': String(retryAfter) }),
+  notReady: () => new ParleyError('SERVER_NOT_READY', 'Server is not ready, try again later')
+}
+
+/** Fastify's own coded errors, mapped onto ours. */
+function fromFastify (err: FastifyError): ParleyError | undefined {
+  switch (err.code) {
+    case 'FST_BASIC_AUTH_MISSING_OR_BAD_AUTHORIZATION_HEADER':
+      return errors.unauthorized()
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return errors.invalidJson(err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'Empty JSON body' : 'Malformed JSON')
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+    case 'FST_REQ_FILE_TOO_LARGE':
+    case 'FST_FILES_LIMIT':
+    case 'FST_FIELDS_LIMIT':
+    case 'FST_PARTS_LIMIT':
+      return errors.tooLarge()
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+        ? errors.unsupportedMediaType(String(err.message.split(': ').pop()))
+        : errors.badRequest('Invalid Content-Length')
+    case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
+    case 'FST_PROTO_VIOLATION':
+    case 'FST_ERR_CTP_INVALID_TYPE':
+      return errors.badRequest('Malformed request body')
+  }
+  if (err.statusCode === 413) return errors.tooLarge()
+  if (err.statusCode === 415) return errors.unsupportedMediaType('')
+  if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 && err.statusCode !== 404) {
+    // Anything else a library rejected as the client's fault (multipart parse errors,
+    // JSON syntax in a content-type parser): a generic 400, never a 5xx.
+    return errors.badRequest(err.statusCode === 400 ? 'Malformed request' : 'Bad request')
+  }
+  return undefined
+}
+
+export function toParleyError (err: unknown): ParleyError | undefined {
+  if (err instanceof ParleyError) return err
+  if (err instanceof SyntaxError) return errors.invalidJson()
+  if (typeof err === 'object' && err !== null) return fromFastify(err as FastifyError)
+  return undefined
+}
+
+
+export function sendError (request: FastifyRequest, reply: FastifyReply, err: ParleyError): FastifyReply {
+  for (const [name, value] of Object.entries(err.headers)) reply.header(name, value)
+  reply.code(err.statusCode)
+  if (request.notes?.errorFormat === 'html') {
+    return reply.type('text/html; charset=utf-8').send(
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${err.statusCode}</title></head>` +
+      `<body><h1>${err.statusCode}</h1><p>${escapeHtml(err.message)}</p></body></html>`)
+  }
+  return reply.type('application/json; charset=utf-8').send({
+    result: 'error',
+    msg: err.message,
+    code: err.code,
+    ...err.extra
+  })
+}
+
+export function escapeHtml (s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c] as string))
+}
+
+export default fp(async function errorsPlugin (app: FastifyInstance) {
+  app.setErrorHandler(function (error, request, reply) {
+    const coded = toParleyError(error)
+    if (coded !== undefined) {
+      if (coded.statusCode >= 500) request.log.error({ err: error }, 'request failed')
+      return sendError(request, reply, coded)
+    }
+    // The cause is logged with the request id; the client learns nothing of it.
+    request.log.error({ err: error }, 'unexpected error')
+    return sendError(request, reply, new ParleyError('INTERNAL_SERVER_ERROR', 'Internal server error'))
+  })
+
+  // Unknown API paths (with or without credentials) get the JSON 404; other
+  // unknown paths get the HTML 404 page, chosen by the request notes.
+  app.setNotFoundHandler(function (request, reply) {
+    return sendError(request, reply, errors.notFound(request.notes?.errorFormat === 'html' ? 'Page not found' : 'Not found'))
+  })
+}, { name: 'errors', dependencies: ['notes'] })

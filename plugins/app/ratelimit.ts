@@ -1,0 +1,104 @@
+// Rate limits (SPEC §5): fixed windows per user, per IP for anonymous requests,
+// and authentication failures per username. Counters live behind RateLimitStore
+// so a Redis implementation can share them between processes later.
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { errors } from './errors.js'
+import type { AppliedLimit } from './notes.js'
+
+export interface RateLimitStore {
+  /** Adds `by` (0 to only read) to the counter of `key` in a window of `windowSeconds`; returns the count and reset time (Unix seconds). */
+  hit: (key: string, windowSeconds: number, by: number) => { count: number, reset: number } | Promise<{ count: number, reset: number }>
+  close: () => void
+}
+
+export class MemoryRateLimitStore implements RateLimitStore {
+  private readonly windows = new Map<string, { count: number, reset: number }>()
+  private readonly sweeper: NodeJS.Timeout
+
+  constructor () {
+    this.sweeper = setInterval(() => {
+      const t = Date.now() / 1000
+      for (const [k, w] of this.windows) if (w.reset <= t) this.windows.delete(k)
+    }, 60_000)
+    this.sweeper.unref()
+  }
+
+  hit (key: string, windowSeconds: number, by: number): { count: number, reset: number } {
+    const t = Date.now() / 1000
+    let w = this.windows.get(key)
+    if (w === undefined || w.reset <= t) {
+      w = { count: 0, reset: Math.ceil(t + windowSeconds) }
+      this.windows.set(key, w)
+    }
+    w.count += by
+    return w
+  }
+
+  close (): void { clearInterval(this.sweeper) }
+}
+
+interface Rule { domain: string, limit: number, windowSeconds: number }
+
+export const RULES = {
+  user: [
+    { domain: 'api_by_user', limit: 200, windowSeconds: 60 },
+    { domain: 'api_by_user_hour', limit: 2000, windowSeconds: 3600 }
+  ] satisfies Rule[],
+  anonymous: [{ domain: 'api_by_ip', limit: 100, windowSeconds: 60 }] satisfies Rule[],
+  authFailures: { domain: 'authenticate_by_username', limit: 5, windowSeconds: 30 * 60 } satisfies Rule
+}
+
+export class RateLimiter {
+  constructor (readonly store: RateLimitStore, readonly enabled: boolean) {}
+
+  /**
+   * Counts one request against every rule, records them in the notes, sets the
+   * headers of the strictest window, and throws 429 RATE_LIMIT_HIT when over.
+   */
+  async check (request: FastifyRequest, reply: FastifyReply, rules: Rule[], id: string): Promise<void> {
+    if (!this.enabled) return
+    let strictest: AppliedLimit | undefined
+    let over: AppliedLimit | undefined
+    for (const rule of rules) {
+      const w = await this.store.hit(`${rule.domain}:${id}`, rule.windowSeconds, 1)
+      const applied = { domain: rule.domain, limit: rule.limit, remaining: Math.max(0, rule.limit - w.count), reset: w.reset }
+      request.notes.rateLimits.push(applied)
+      if (w.count > rule.limit && (over === undefined || applied.reset > over.reset)) over = applied
+      if (strictest === undefined || applied.remaining < strictest.remaining) strictest = applied
+    }
+    const shown = over ?? strictest
+    if (shown !== undefined) {
+      reply.header('x-ratelimit-limit', shown.limit)
+      reply.header('x-ratelimit-remaining', shown.remaining)
+      reply.header('x-ratelimit-reset', shown.reset)
+    }
+    if (over !== undefined) throw errors.rateLimited(Math.max(1, Math.ceil(over.reset - Date.now() / 1000)))
+  }
+
+  /** Before checking a password or key: 429 when `username` already failed too often. */
+  async assertAuthAllowed (username: string): Promise<void> {
+    if (!this.enabled) return
+    const rule = RULES.authFailures
+    const w = await this.store.hit(`${rule.domain}:${username.toLowerCase()}`, rule.windowSeconds, 0)
+    if (w.count >= rule.limit) throw errors.rateLimited(Math.max(1, Math.ceil(w.reset - Date.now() / 1000)))
+  }
+
+  async recordAuthFailure (username: string): Promise<void> {
+    if (!this.enabled) return
+    const rule = RULES.authFailures
+    await this.store.hit(`${rule.domain}:${username.toLowerCase()}`, rule.windowSeconds, 1)
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    rateLimiter: RateLimiter
+  }
+}
+
+export default fp(async function rateLimitPlugin (app: FastifyInstance) {
+  const store = new MemoryRateLimitStore()
+  app.decorate('rateLimiter', new RateLimiter(store, app.config.rateLimit))
+  app.addHook('onClose', async () => { store.close() })
+}, { name: 'ratelimit', dependencies: ['config', 'notes'] })

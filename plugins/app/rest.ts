@@ -1,0 +1,262 @@
+// The verb table (SPEC §3): a resource is a path with a table of verbs; this
+// plugin mounts every table under /api/v1 (HTTP Basic) and /json (session),
+// and from the same table answers OPTIONS, HEAD, 405, parameter parsing and
+// validation, and the success envelope. Routes never repeat any of it.
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { Type, type Static, type TObject, type TSchema } from 'typebox'
+import { Compile } from 'typebox/compile'
+import type { Validator } from 'typebox/compile'
+import type { Access, Mount } from './auth.js'
+import { ParleyError, errors } from './errors.js'
+import { setClientParam } from './notes.js'
+import type { User } from './users.js'
+
+export type Verb = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
+export const VERBS: Verb[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']
+
+export interface Ctx<P, A extends Access> {
+  params: P
+  /** The caller; null only on anonymous verbs called without credentials. */
+  user: A extends 'anonymous' ? User | null : User
+  request: FastifyRequest
+  reply: FastifyReply
+  app: FastifyInstance
+}
+
+export interface VerbSpec<P extends TObject = TObject, D extends TObject = TObject, A extends Access = Access> {
+  /** One line, shown in the OpenAPI document and /api. */
+  summary: string
+  description: string
+  /** Default 'user'. */
+  access?: A
+  /** Counted against the per-user / per-IP limits; default true. */
+  rateLimited?: boolean
+  /** Every parameter (path, query, body) as one object schema, in the order validation reports. */
+  params?: P
+  /** The schema of the `data` object of the success envelope. */
+  response: D
+  handler: (ctx: Ctx<Static<P>, A>) => Promise<Static<D>> | Static<D>
+}
+
+export interface Resource {
+  /** Fastify path syntax: `/users/:user_id`. */
+  path: string
+  verbs: Partial<Record<Verb, VerbSpec<any, any, any>>>
+}
+
+/** Declares one verb; the generics make the handler's params and result typed by the schemas. */
+export function verb<P extends TObject = TObject<{}>, D extends TObject = TObject, A extends Access = 'user'> (spec: VerbSpec<P, D, A>): VerbSpec<NoInfer<P>, NoInfer<D>, NoInfer<A>> {
+  return spec
+}
+
+export function resource (path: string, verbs: Resource['verbs']): Resource {
+  return { path, verbs }
+}
+
+/** Declared verbs plus HEAD where GET is declared, sorted: the `Allow` header. */
+export function allowedMethods (r: Resource): string[] {
+  const methods = Object.keys(r.verbs)
+  if (methods.includes('GET')) methods.push('HEAD')
+  return methods.sort()
+}
+
+export const IGNORED = 'ignored_parameters_unsupported'
+/** Parameters every verb consumes without declaring them. */
+const CONSUMED = new Set(['client'])
+
+export function envelope (data: TObject): TObject {
+  return Type.Object({
+    result: Type.Literal('success'),
+    msg: Type.String(),
+    data: Type.Object({ ...data.properties, [IGNORED]: Type.Optional(Type.Array(Type.String())) })
+  })
+}
+
+/** How a parameter's raw text is read: as-is, as JSON, or JSON when that validates and text otherwise. */
+type Kind = 'string' | 'json' | 'mixed'
+
+function acceptsString (s: any): boolean {
+  if (s.type === 'string' || typeof s.const === 'string') return true
+  if (Array.isArray(s.enum)) return s.enum.some((v: unknown) => typeof v === 'string')
+  const alts = s.anyOf ?? s.oneOf
+  return Array.isArray(alts) && alts.some(acceptsString)
+}
+
+function acceptsOther (s: any): boolean {
+  const alts = s.anyOf ?? s.oneOf
+  if (Array.isArray(alts)) return alts.some(acceptsOther)
+  if (s.type !== undefined) return s.type !== 'string'
+  if ('const' in s) return typeof s.const !== 'string'
+  if (Array.isArray(s.enum)) return s.enum.some((v: unknown) => typeof v !== 'string')
+  return true
+}
+
+function isStructured (s: any): boolean {
+  const alts = s.anyOf ?? s.oneOf
+  if (Array.isArray(alts)) return alts.some(isStructured)
+  return s.type === 'array' || s.type === 'object'
+}
+
+interface ParamPlan {
+  name: string
+  required: boolean
+  kind: Kind
+  structured: boolean
+  check: Validator
+  fallback: unknown
+  inPath: boolean
+}
+
+function planParams (params: TObject | undefined, path: string): ParamPlan[] {
+  if (params === undefined) return []
+  const required = new Set(params.required ?? [])
+  const pathNames = new Set([...path.matchAll(/:(\w+)/g)].map((m) => m[1]))
+  return Object.entries(params.properties as Record<string, TSchema>).map(([name, schema]) => {
+    const s = schema as any
+    const kind: Kind = !acceptsString(s) ? 'json' : acceptsOther(s) ? 'mixed' : 'string'
+    return {
+      name,
+      required: required.has(name),
+      kind,
+      structured: isStructured(s),
+      check: Compile(schema),
+      fallback: s.default,
+      inPath: pathNames.has(name)
+    }
+  })
+}
+
+function isPlainObject (v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v)
+}
+
+function firstError (check: Validator, value: unknown): string | undefined {
+  const e = check.Errors(value)[0]
+  return e?.message
+}
+
+function readParam (p: ParamPlan, raw: unknown): unknown {
+  if (Buffer.isBuffer(raw)) raw = raw.toString('utf8')
+  if (typeof raw !== 'string' || p.kind === 'string') return raw
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(raw)
+  } catch {
+    if (p.kind === 'mixed') return raw
+    if (p.structured) throw new ParleyError('INVALID_JSON', `Argument '${p.name}' is not valid JSON`, { var_name: p.name })
+    throw errors.invalid(p.name, `must be ${describe(p)}`)
+  }
+  if (p.kind === 'mixed' && !p.check.Check(parsed)) return raw
+  return parsed
+}
+
+function describe (p: ParamPlan): string {
+  const s = p.check.Type() as any
+  return typeof s.type === 'string' ? `of type ${String(s.type)}` : 'valid'
+}
+
+/**
+ * Gathers the parameters of a request (path, query, body), refuses a name given
+ * twice, reads JSON text where the schema wants a typed value, and validates in
+ * declaration order so the first failure names its variable.
+ */
+export function parseParams (plan: ParamPlan[], request: FastifyRequest, hasBody: boolean): { params: Record<string, unknown>, ignored: string[] } {
+  const path = (request.params ?? {}) as Record<string, string>
+  const query = (request.query ?? {}) as Record<string, unknown>
+  let body: Record<string, unknown> = {}
+  if (hasBody && request.body !== undefined && request.body !== null) {
+    if (!isPlainObject(request.body)) throw errors.badRequest('The request body must be a JSON object or a form')
+    body = request.body
+  }
+  for (const name of Object.keys(body)) {
+    if (Object.hasOwn(query, name)) throw errors.badRequest(`Parameter '${name}' was given both in the query and in the body`)
+  }
+  if ('client' in body) setClientParam(request, body.client)
+
+  const params: Record<string, unknown> = {}
+  const known = new Set<string>()
+  for (const p of plan) {
+    known.add(p.name)
+    const raw = p.inPath ? path[p.name] : Object.hasOwn(body, p.name) ? body[p.name] : query[p.name]
+    if (raw === undefined) {
+      if (p.fallback !== undefined) params[p.name] = structuredClone(p.fallback)
+      else if (p.required) throw errors.missing(p.name)
+      continue
+    }
+    const value = readParam(p, raw)
+    if (!p.check.Check(value)) throw errors.invalid(p.name, firstError(p.check, value))
+    params[p.name] = value
+  }
+  const ignored: string[] = []
+  for (const name of Object.keys(query)) if (!known.has(name) && !CONSUMED.has(name)) ignored.push(name)
+  for (const name of Object.keys(body)) if (!known.has(name) && !CONSUMED.has(name)) ignored.push(name)
+  return { params, ignored: ignored.sort() }
+}
+
+export interface MountOptions {
+  prefix: '/api/v1' | '/json'
+  mount: Mount
+  resources: Resource[]
+}
+
+const BODY_VERBS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+
+/** Mounts every resource under one prefix, with its auth, OPTIONS and 405 answers. */
+async function mountTable (app: FastifyInstance, opts: MountOptions): Promise<void> {
+  const otherMethods = (declared: string[]): string[] =>
+    app.supportedMethods.filter((m) => !declared.includes(m) && m !== 'OPTIONS' && !(m === 'HEAD' && declared.includes('GET')))
+
+  for (const r of opts.resources) {
+    const allow = allowedMethods(r)
+    const allowHeader = allow.join(', ')
+    for (const [method, spec] of Object.entries(r.verbs) as Array<[Verb, VerbSpec]>) {
+      const plan = planParams(spec.params, r.path)
+      const hasBody = BODY_VERBS.has(method)
+      app.route({
+        method,
+        url: r.path,
+        schema: { response: { 200: envelope(spec.response) } },
+        config: { resource: r, verb: method },
+        onRequest: app.auth.hooks(opts.mount, spec.access ?? 'user', spec.rateLimited ?? true),
+        handler: async function (request, reply) {
+          const { params, ignored } = parseParams(plan, request, hasBody)
+          const data = await spec.handler({ params, user: request.notes.user as User, request, reply, app }) as Record<string, unknown>
+          if (ignored.length > 0) data[IGNORED] = ignored
+          return { result: 'success', msg: '', data }
+        }
+      })
+    }
+    // OPTIONS and 405 are answered before authentication, from the same table.
+    app.route({
+      method: 'OPTIONS',
+      url: r.path,
+      handler: async (_request, reply) => reply.code(204).header('allow', allowHeader).send()
+    })
+    const others = otherMethods(Object.keys(r.verbs))
+    if (others.length > 0) {
+      app.route({
+        method: others,
+        url: r.path,
+        handler: async () => { throw errors.methodNotAllowed(allow) }
+      })
+    }
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    resource?: Resource
+    verb?: Verb
+  }
+  interface FastifyInstance {
+    /** Every resource mounted by the verb table (read by OpenAPI and the /api page). */
+    resources: Resource[]
+  }
+}
+
+export default fp(async function restPlugin (app: FastifyInstance, opts: { resources: Resource[] }) {
+  app.decorate('resources', opts.resources)
+  await app.register(async (api) => { await mountTable(api, { prefix: '/api/v1', mount: 'api', resources: opts.resources }) }, { prefix: '/api/v1' })
+  await app.register(async (json) => { await mountTable(json, { prefix: '/json', mount: 'json', resources: opts.resources }) }, { prefix: '/json' })
+}, { name: 'rest', dependencies: ['auth', 'errors', 'notes'] })

@@ -1,0 +1,310 @@
+// The users store: reads, credentials, and the do_* actions that change users
+// (each in one transaction, publishing its event after commit).
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { randomBytes, randomInt, scrypt, timingSafeEqual } from 'node:crypto'
+import { promisify } from 'node:util'
+import type { Selectable } from 'kysely'
+import type { DB, UserTable } from './db.js'
+import type { EventBus } from './bus.js'
+import { errors } from './errors.js'
+
+export type Role = 'owner' | 'admin' | 'member' | 'guest'
+export const ROLES: Role[] = ['owner', 'admin', 'member', 'guest']
+export type UserRow = Selectable<UserTable>
+
+/** A user as the API shows it (SPEC §6). */
+export interface User {
+  user_id: number
+  email: string
+  full_name: string
+  role: Role
+  is_admin: boolean
+  is_bot: boolean
+  is_active: boolean
+  date_joined: number
+  avatar_url: string
+  bot_owner_id?: number
+  bot_type?: string
+}
+
+const scryptAsync = promisify(scrypt) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>
+const SCRYPT = { N: 16384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 }
+const KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
+const AUTH_CACHE_MS = 2000
+
+export function now (): number { return Math.floor(Date.now() / 1000) }
+
+export function generateApiKey (): string {
+  let key = ''
+  for (let i = 0; i < 32; i++) key += KEY_ALPHABET[randomInt(KEY_ALPHABET.length)]
+  return key
+}
+
+export function generatePassword (): string {
+  return randomBytes(18).toString('base64url')
+}
+
+export async function hashPassword (password: string): Promise<string> {
+  const salt = randomBytes(16)
+  const hash = await scryptAsync(password, salt, 64, SCRYPT)
+  return `scrypt$${salt.toString('base64')}$${hash.toString('base64')}`
+}
+
+export async function verifyPassword (password: string, stored: string | null): Promise<boolean> {
+  const [scheme, saltB64, hashB64] = (stored ?? 'scrypt$AAAAAAAAAAAAAAAAAAAAAA==$').split('$')
+  if (scheme !== 'scrypt' || saltB64 === undefined || hashB64 === undefined) return false
+  const expected = Buffer.from(hashB64, 'base64')
+  const actual = await scryptAsync(password, Buffer.from(saltB64, 'base64'), 64, SCRYPT)
+  // Hash even for unknown users (dummy salt above) so timing does not reveal who exists.
+  return expected.length === actual.length && timingSafeEqual(expected, actual)
+}
+
+export function safeEqual (a: string, b: string): boolean {
+  const ab = Buffer.from(a)
+  const bb = Buffer.from(b)
+  if (ab.length !== bb.length) {
+    timingSafeEqual(ab, ab)
+    return false
+  }
+  return timingSafeEqual(ab, bb)
+}
+
+export function emailKey (email: string): string { return email.trim().toLowerCase() }
+
+export function isAdmin (u: { role: Role }): boolean { return u.role === 'owner' || u.role === 'admin' }
+
+export function toUser (row: UserRow): User {
+  const u: User = {
+    user_id: row.id,
+    email: row.email,
+    full_name: row.full_name,
+    role: row.role,
+    is_admin: row.role === 'owner' || row.role === 'admin',
+    is_bot: row.is_bot === 1,
+    is_active: row.is_active === 1,
+    date_joined: row.date_joined,
+    avatar_url: '/static/images/avatar.svg'
+  }
+  if (row.is_bot === 1) {
+    if (row.bot_owner_id !== null) u.bot_owner_id = row.bot_owner_id
+    if (row.bot_type !== null) u.bot_type = row.bot_type
+  }
+  return u
+}
+
+export interface NewUser { email: string, password?: string | undefined, full_name: string, role: Role }
+
+export class UserStore {
+  /** Recent credential look-ups by email key; cleared on every local change to a user. */
+  private readonly authCache = new Map<string, { row: UserRow | undefined, until: number }>()
+
+  constructor (private readonly db: DB, private readonly bus: EventBus, private readonly botDomain: string) {}
+
+  private invalidate (): void { this.authCache.clear() }
+
+  async getRow (id: number): Promise<UserRow | undefined> {
+    return await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst()
+  }
+
+  async get (id: number): Promise<User | undefined> {
+    const row = await this.getRow(id)
+    return row === undefined ? undefined : toUser(row)
+  }
+
+  async getRowByEmail (email: string): Promise<UserRow | undefined> {
+    return await this.db.selectFrom('users').selectAll().where('email_key', '=', emailKey(email)).executeTakeFirst()
+  }
+
+  async list (includeDeactivated: boolean): Promise<User[]> {
+    let q = this.db.selectFrom('users').selectAll().orderBy('id')
+    if (!includeDeactivated) q = q.where('is_active', '=', 1)
+    return (await q.execute()).map(toUser)
+  }
+
+  async listBots (ownerId: number): Promise<User[]> {
+    const rows = await this.db.selectFrom('users').selectAll()
+      .where('is_bot', '=', 1).where('bot_owner_id', '=', ownerId).where('is_active', '=', 1).orderBy('id').execute()
+    return rows.map(toUser)
+  }
+
+  async countOwners (): Promise<number> {
+    const r = await this.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('role', '=', 'owner').where('is_active', '=', 1).where('is_bot', '=', 0).executeTakeFirstOrThrow()
+    return Number(r.n)
+  }
+
+  /**
+   * HTTP Basic credentials → the user row, or an error of SPEC §4. The key is compared
+   * in constant time; look-ups are cached briefly because every API request makes one.
+   */
+  async authenticate (email: string, apiKey: string, scheme: 'Basic' = 'Basic'): Promise<UserRow> {
+    const key = emailKey(email)
+    const t = Date.now()
+    let hit = this.authCache.get(key)
+    if (hit === undefined || hit.until < t) {
+      hit = { row: await this.getRowByEmail(key), until: t + AUTH_CACHE_MS }
+      if (this.authCache.size > 10000) this.authCache.clear()
+      this.authCache.set(key, hit)
+    }
+    const row = hit.row
+    if (row === undefined || !safeEqual(row.api_key, apiKey)) throw errors.unauthorized('Invalid API key or email', scheme)
+    if (row.is_active !== 1) throw errors.deactivated(scheme)
+    return row
+  }
+
+  async byApiKey (apiKey: string): Promise<UserRow | undefined> {
+    if (!/^[A-Za-z0-9]{32}$/.test(apiKey)) return undefined
+    return await this.db.selectFrom('users').selectAll().where('api_key', '=', apiKey).executeTakeFirst()
+  }
+
+  /** do_create_user: a human account; 409 ALREADY_EXISTS when the email is taken in any letter case. */
+  async doCreateUser (input: NewUser): Promise<User> {
+    const passwordHash = input.password === undefined ? null : await hashPassword(input.password)
+    const row = await this.db.transaction().execute(async (trx) => {
+      const existing = await trx.selectFrom('users').select('id').where('email_key', '=', emailKey(input.email)).executeTakeFirst()
+      if (existing !== undefined) throw errors.alreadyExists(`Email '${input.email}' already in use`)
+      return await trx.insertInto('users').values({
+        email: input.email.trim(),
+        email_key: emailKey(input.email),
+        full_name: input.full_name,
+        role: input.role,
+        is_bot: 0,
+        bot_type: null,
+        bot_owner_id: null,
+        is_active: 1,
+        date_joined: now(),
+        api_key: generateApiKey(),
+        password_hash: passwordHash
+      }).returningAll().executeTakeFirstOrThrow()
+    })
+    this.invalidate()
+    const user = toUser(row)
+    this.bus.publish({ type: 'realm_user', op: 'add', person: user }, { kind: 'all' })
+    return user
+  }
+
+  /** do_create_bot: a bot owned by `owner`, email `<short_name>-bot@<domain>`. */
+  async doCreateBot (owner: User, input: { full_name: string, short_name: string, bot_type: string }): Promise<UserRow> {
+    const email = `${input.short_name}-bot@${this.botDomain}`
+    const row = await this.db.transaction().execute(async (trx) => {
+      const existing = await trx.selectFrom('users').select('id').where('email_key', '=', emailKey(email)).executeTakeFirst()
+      if (existing !== undefined) throw errors.badRequest('Username already in use')
+      return await trx.insertInto('users').values({
+        email,
+        email_key: emailKey(email),
+        full_name: input.full_name,
+        role: 'member',
+        is_bot: 1,
+        bot_type: input.bot_type,
+        bot_owner_id: owner.user_id,
+        is_active: 1,
+        date_joined: now(),
+        api_key: generateApiKey(),
+        password_hash: null
+      }).returningAll().executeTakeFirstOrThrow()
+    })
+    this.invalidate()
+    this.bus.publish({ type: 'realm_user', op: 'add', person: toUser(row) }, { kind: 'all' })
+    return row
+  }
+
+  /**
+   * do_update_user: `full_name` by the user or an admin, `role` by an admin (owner
+   * role only by an owner). Idempotent: the same edit twice succeeds twice.
+   */
+  async doUpdateUser (actor: User, targetId: number, changes: { full_name?: string | undefined, role?: Role | undefined }): Promise<User> {
+    const self = actor.user_id === targetId
+    if (!isAdmin(actor) && (!self || changes.role !== undefined)) {
+      if (await this.get(targetId) === undefined) throw errors.notFound('No such user')
+      throw errors.notAdmin()
+    }
+    const updated = await this.db.transaction().execute(async (trx) => {
+      const target = await trx.selectFrom('users').selectAll().where('id', '=', targetId).executeTakeFirst()
+      if (target === undefined) throw errors.notFound('No such user')
+      if (changes.role !== undefined && changes.role !== target.role) {
+        if ((changes.role === 'owner' || target.role === 'owner') && actor.role !== 'owner') {
+          throw errors.forbidden('Must be an organization owner')
+        }
+        if (target.role === 'owner') {
+          const owners = await trx.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n'))
+            .where('role', '=', 'owner').where('is_active', '=', 1).where('is_bot', '=', 0).executeTakeFirstOrThrow()
+          if (Number(owners.n) <= 1 && target.is_active === 1) {
+            throw errors.badRequest('The owner permission cannot be removed from the only organization owner.')
+          }
+        }
+      }
+      const set: Partial<Pick<UserRow, 'full_name' | 'role'>> = {}
+      if (changes.full_name !== undefined) set.full_name = changes.full_name
+      if (changes.role !== undefined) set.role = changes.role
+      if (Object.keys(set).length === 0) return target
+      return await trx.updateTable('users').set(set).where('id', '=', targetId).returningAll().executeTakeFirstOrThrow()
+    })
+    this.invalidate()
+    const user = toUser(updated)
+    const person: Record<string, unknown> = { user_id: user.user_id }
+    if (changes.full_name !== undefined) person.full_name = user.full_name
+    if (changes.role !== undefined) { person.role = user.role; person.is_admin = user.is_admin }
+    if (Object.keys(person).length > 1) this.bus.publish({ type: 'realm_user', op: 'update', person }, { kind: 'all' })
+    return user
+  }
+
+  /**
+   * do_deactivate_user (admin): 409 NO_CHANGE when already deactivated; the last
+   * owner cannot be deactivated; the user's sessions end and their bots go with them.
+   */
+  async doDeactivateUser (actor: User, targetId: number): Promise<void> {
+    if (!isAdmin(actor)) {
+      if (await this.get(targetId) === undefined) throw errors.notFound('No such user')
+      throw errors.notAdmin()
+    }
+    const removed = await this.db.transaction().execute(async (trx) => {
+      const target = await trx.selectFrom('users').selectAll().where('id', '=', targetId).executeTakeFirst()
+      if (target === undefined) throw errors.notFound('No such user')
+      if (target.is_active !== 1) throw errors.noChange('User is already deactivated')
+      if (target.role === 'owner' && target.is_bot === 0) {
+        if (actor.role !== 'owner') throw errors.forbidden('Must be an organization owner')
+        const owners = await trx.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('role', '=', 'owner').where('is_active', '=', 1).where('is_bot', '=', 0).executeTakeFirstOrThrow()
+        if (Number(owners.n) <= 1) throw errors.badRequest('Cannot deactivate the only organization owner')
+      }
+      const bots = await trx.selectFrom('users').select('id')
+        .where('bot_owner_id', '=', targetId).where('is_active', '=', 1).execute()
+      const ids = [targetId, ...bots.map((b) => b.id)]
+      await trx.updateTable('users').set({ is_active: 0 }).where('id', 'in', ids).execute()
+      await trx.deleteFrom('sessions').where('user_id', 'in', ids).execute()
+      return ids
+    })
+    this.invalidate()
+    for (const id of removed) this.bus.publish({ type: 'realm_user', op: 'remove', person: { user_id: id } }, { kind: 'all' })
+  }
+
+  /** do_regenerate_api_key: the old key stops working at once. */
+  async doRegenerateApiKey (userId: number): Promise<string> {
+    const apiKey = generateApiKey()
+    await this.db.updateTable('users').set({ api_key: apiKey }).where('id', '=', userId).execute()
+    this.invalidate()
+    return apiKey
+  }
+
+  /** On a start with no owner, creates one from the configuration or with a generated password. */
+  async ensureOwner (email: string | undefined, password: string | undefined): Promise<{ email: string, password: string | null, created: boolean }> {
+    const owner = await this.db.selectFrom('users').select('email').where('role', '=', 'owner').where('is_bot', '=', 0).executeTakeFirst()
+    if (owner !== undefined) return { email: owner.email, password: null, created: false }
+    const pw = password ?? generatePassword()
+    const mail = email ?? `admin@${this.botDomain}`
+    await this.doCreateUser({ email: mail, password: pw, full_name: 'Owner', role: 'owner' })
+    return { email: mail, password: pw, created: true }
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    users: UserStore
+  }
+}
+
+export default fp(async function usersPlugin (app: FastifyInstance) {
+  const domain = new URL(app.config.externalUrl).hostname.replace(/^\[|\]$/g, '') || 'localhost'
+  app.decorate('users', new UserStore(app.db, app.bus, domain === '127.0.0.1' ? 'localhost' : domain))
+}, { name: 'users', dependencies: ['db', 'bus', 'config'] })

@@ -1,0 +1,15 @@
+// Every REST resource of Parley, in one list: the route table (cf. Zulip's zproject/urls.py).
+import type { Resource } from '../../plugins/app/rest.js'
+import { fetchApiKey, serverSettings } from './server.js'
+import { me, regenerateApiKey, user, users } from './users.js'
+import { bots } from './bots.js'
+
+export const resources: Resource[] = [
+  serverSettings,
+  fetchApiKey,
+  users,
+  me,
+  user,
+  regenerateApiKey,
+  bots
+]

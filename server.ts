@@ -1,0 +1,55 @@
+// The entry point: configuration, logger, listen, and a graceful close on SIGINT/SIGTERM.
+import Fastify from 'fastify'
+import fp from 'fastify-plugin'
+import closeWithGrace from 'close-with-grace'
+import { existsSync } from 'node:fs'
+import parley, { serverOptions } from './app.js'
+import { ConfigError, loadConfig, type Config } from './plugins/app/config.js'
+
+function readConfig (): Config {
+  try {
+    if (existsSync('.env')) process.loadEnvFile('.env')
+    return loadConfig(process.env)
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`parley: invalid configuration: ${err.message}\n`)
+      process.exit(2)
+    }
+    throw err
+  }
+}
+
+async function main (): Promise<void> {
+  const config = readConfig()
+  const pretty = process.env.PARLEY_PRETTY_LOGS === '1'
+  const app = Fastify(serverOptions({
+    level: config.logLevel,
+    ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss', ignore: 'pid,hostname' } } } : {})
+  }))
+  await app.register(fp(parley), { config })
+
+  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+    if (err !== undefined) app.log.error({ err }, 'closing after an error')
+    else app.log.info({ signal }, 'closing')
+    await app.close()
+  })
+
+  await app.ready()
+  const owner = await app.users.ensureOwner(config.adminEmail, config.adminPassword)
+  const address = await app.listen({ host: config.host, port: config.port })
+  app.log.info({ url: address }, `Parley is listening at ${address}`)
+  if (owner.created) {
+    const how = owner.password === config.adminPassword
+      ? 'with the password from PARLEY_ADMIN_PASSWORD'
+      : `with the generated password ${owner.password ?? ''} (shown only this once)`
+    process.stdout.write(
+      `\nCreated the organization owner ${owner.email} ${how}.\n` +
+      `Get an API key: curl -sS -X POST ${address}/api/v1/fetch_api_key --data-urlencode username=${owner.email} --data-urlencode password=...\n` +
+      `Then: curl -sS -u ${owner.email}:API_KEY ${address}/api/v1/users/me\n\n`)
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`parley: failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
+  process.exit(1)
+})

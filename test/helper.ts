@@ -1,0 +1,57 @@
+// Builds the real app for tests: a fresh data dir, the real plugins, no listening socket.
+import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
+import fp from 'fastify-plugin'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import parley, { serverOptions } from '../app.js'
+import { loadConfig } from '../plugins/app/config.js'
+
+export interface TestUser { id: number, email: string, apiKey: string, auth: string }
+
+export interface Built {
+  app: FastifyInstance
+  dataDir: string
+  owner: TestUser
+  /** Creates a user directly through the store and returns its credentials. */
+  createUser: (email: string, role?: 'owner' | 'admin' | 'member' | 'guest') => Promise<TestUser>
+}
+
+interface Tap { teardown: (fn: () => unknown) => void }
+
+export function basic (email: string, apiKey: string): string {
+  return 'Basic ' + Buffer.from(`${email}:${apiKey}`).toString('base64')
+}
+
+export async function build (t: Tap, env: Record<string, string> = {}, logger: unknown = false): Promise<Built> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'parley-test-'))
+  const config = loadConfig({ PARLEY_DATA_DIR: dataDir, PARLEY_RATE_LIMIT: 'off', ...env })
+  const app = Fastify(serverOptions(logger as never))
+  await app.register(fp(parley), { config })
+  await app.ready()
+  t.teardown(async () => {
+    await app.close()
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+  const asTestUser = async (email: string): Promise<TestUser> => {
+    const row = await app.users.getRowByEmail(email)
+    if (row === undefined) throw new Error(`no user ${email}`)
+    return { id: row.id, email: row.email, apiKey: row.api_key, auth: basic(row.email, row.api_key) }
+  }
+  await app.users.ensureOwner('owner@example.com', 'owner-password')
+  const owner = await asTestUser('owner@example.com')
+  return {
+    app,
+    dataDir,
+    owner,
+    createUser: async (email, role = 'member') => {
+      await app.users.doCreateUser({ email, password: 'password123', full_name: email.split('@')[0] ?? email, role })
+      return await asTestUser(email)
+    }
+  }
+}
+
+/** The parsed JSON body of an inject response. */
+export function body (res: LightMyRequestResponse): any {
+  return JSON.parse(res.payload)
+}
