@@ -14,6 +14,10 @@ import users from './plugins/app/users.js'
 import sessions from './plugins/app/sessions.js'
 import ratelimit from './plugins/app/ratelimit.js'
 import auth from './plugins/app/auth.js'
+import streams from './plugins/app/streams.js'
+import messages from './plugins/app/messages.js'
+import presence from './plugins/app/presence.js'
+import events from './plugins/app/events.js'
 import rest from './plugins/app/rest.js'
 import openapi from './plugins/app/openapi.js'
 import { resources } from './routes/api/index.js'
@@ -51,6 +55,10 @@ export default async function parley (app: FastifyInstance, opts: AppOptions): P
   await app.register(sessions)
   await app.register(ratelimit)
   await app.register(auth)
+  await app.register(streams)
+  await app.register(messages)
+  await app.register(presence)
+  await app.register(events)
 
   await app.register(rest, { resources })
   await app.register(openapi)

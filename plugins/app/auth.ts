@@ -65,7 +65,7 @@ export class Auth {
     // Anonymous verbs still honour credentials when a client sends them.
     return function optionalBasic (request, reply, done) {
       if (request.headers.authorization === undefined) { done(); return }
-      app.basicAuth.call(app, request, reply, done)
+      app.basicAuth(request, reply, done)
     }
   }
 

@@ -131,7 +131,6 @@ export function toParleyError (err: unknown): ParleyError | undefined {
   return undefined
 }
 
-
 export function sendError (request: FastifyRequest, reply: FastifyReply, err: ParleyError): FastifyReply {
   for (const [name, value] of Object.entries(err.headers)) reply.header(name, value)
   reply.code(err.statusCode)

@@ -90,7 +90,6 @@ export function buildOpenApi (resources: Resource[], realmName: string): Record<
   }
 }
 
-
 export default fp(async function openapiPlugin (app: FastifyInstance) {
   let doc: string | undefined
   const url = '/api/v1/openapi.json'

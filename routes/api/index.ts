@@ -3,6 +3,10 @@ import type { Resource } from '../../plugins/app/rest.js'
 import { fetchApiKey, serverSettings } from './server.js'
 import { me, regenerateApiKey, user, users } from './users.js'
 import { bots } from './bots.js'
+import { streamsResources } from './streams.js'
+import { messagesResources } from './messages.js'
+import { presenceResources } from './presence.js'
+import { eventsResources } from './events.js'
 
 export const resources: Resource[] = [
   serverSettings,
@@ -11,5 +15,9 @@ export const resources: Resource[] = [
   me,
   user,
   regenerateApiKey,
-  bots
+  bots,
+  ...streamsResources,
+  ...messagesResources,
+  ...presenceResources,
+  ...eventsResources
 ]
