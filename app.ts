@@ -8,6 +8,7 @@ import cookie from './plugins/external/cookie.js'
 import formbody from './plugins/external/formbody.js'
 import multipart from './plugins/external/multipart.js'
 import basicAuth from './plugins/external/basic-auth.js'
+import staticFiles from './plugins/external/static.js'
 import db from './plugins/app/db.js'
 import bus from './plugins/app/bus.js'
 import users from './plugins/app/users.js'
@@ -62,4 +63,5 @@ export default async function parley (app: FastifyInstance, opts: AppOptions): P
 
   await app.register(rest, { resources })
   await app.register(openapi)
+  await app.register(staticFiles)
 }

@@ -1,8 +1,9 @@
 // The entry point: configuration, logger, listen, and a graceful close on SIGINT/SIGTERM.
-import Fastify from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import closeWithGrace from 'close-with-grace'
 import { existsSync } from 'node:fs'
+import { pathToFileURL } from 'node:url'
 import parley, { serverOptions } from './app.js'
 import { ConfigError, loadConfig, type Config } from './plugins/app/config.js'
 
@@ -19,7 +20,8 @@ function readConfig (): Config {
   }
 }
 
-async function main (): Promise<void> {
+/** Starts Parley from the environment; used by `npm start` and by scripts/dev.ts. */
+export async function start (): Promise<FastifyInstance> {
   const config = readConfig()
   const pretty = process.env.PARLEY_PRETTY_LOGS === '1'
   const app = Fastify(serverOptions({
@@ -47,9 +49,13 @@ async function main (): Promise<void> {
       `Get an API key: curl -sS -X POST ${address}/api/v1/fetch_api_key --data-urlencode username=${owner.email} --data-urlencode password=...\n` +
       `Then: curl -sS -u ${owner.email}:API_KEY ${address}/api/v1/users/me\n\n`)
   }
+  return app
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`parley: failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
-  process.exit(1)
-})
+const entry = process.argv[1]
+if (entry !== undefined && import.meta.url === pathToFileURL(entry).href) {
+  start().catch((err: unknown) => {
+    process.stderr.write(`parley: failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
+    process.exit(1)
+  })
+}
