@@ -32,6 +32,7 @@ const scryptAsync = promisify(scrypt) as (pw: string, salt: Buffer, len: number,
 const SCRYPT = { N: 16384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 }
 const KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
 const AUTH_CACHE_MS = 2000
+const UNKNOWN_USER_KEY = 'x'.repeat(32)
 
 export function now (): number { return Math.floor(Date.now() / 1000) }
 
@@ -101,7 +102,13 @@ export class UserStore {
 
   constructor (private readonly db: DB, private readonly bus: EventBus, private readonly botDomain: string) {}
 
-  private invalidate (): void { this.authCache.clear() }
+  /** Bumped on every change, so a look-up that raced a change does not cache what it read. */
+  private generation = 0
+
+  private invalidate (): void {
+    this.generation++
+    this.authCache.clear()
+  }
 
   async getRow (id: number): Promise<UserRow | undefined> {
     return await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst()
@@ -143,12 +150,19 @@ export class UserStore {
     const t = Date.now()
     let hit = this.authCache.get(key)
     if (hit === undefined || hit.until < t) {
+      const generation = this.generation
       hit = { row: await this.getRowByEmail(key), until: t + AUTH_CACHE_MS }
-      if (this.authCache.size > 10000) this.authCache.clear()
-      this.authCache.set(key, hit)
+      // A regeneration or deactivation that committed while we read may have made this
+      // row stale; caching it would keep an old key alive for AUTH_CACHE_MS.
+      if (generation === this.generation) {
+        if (this.authCache.size > 10000) this.authCache.clear()
+        this.authCache.set(key, hit)
+      }
     }
     const row = hit.row
-    if (row === undefined || !safeEqual(row.api_key, apiKey)) throw errors.unauthorized('Invalid API key or email', scheme)
+    // Compare even for an unknown email, so the answer time does not tell which emails exist.
+    const keyMatches = safeEqual(row?.api_key ?? UNKNOWN_USER_KEY, apiKey)
+    if (row === undefined || !keyMatches) throw errors.unauthorized('Invalid API key or email', scheme)
     if (row.is_active !== 1) throw errors.deactivated(scheme)
     return row
   }
