@@ -84,14 +84,21 @@ export const errors = {
   alreadyExists: (msg: string) => new ParleyError('ALREADY_EXISTS', msg),
   noChange: (msg: string) => new ParleyError('NO_CHANGE', msg),
   tooLarge: () => new ParleyError('PAYLOAD_TOO_LARGE', 'Request body too large'),
-  unsupportedMediaType: (type: string) => new ParleyError('UNSUPPORTED_MEDIA_TYPE', `Unsupported media type: ${type}`),
+  unsupportedMediaType: (type: string) =>
+    new ParleyError('UNSUPPORTED_MEDIA_TYPE', type === '' ? 'Unsupported media type: the body has no Content-Type' : `Unsupported media type: ${type}`),
   rateLimited: (retryAfter: number) =>
     new ParleyError('RATE_LIMIT_HIT', 'API usage exceeded rate limit', { 'retry-after': retryAfter }, { 'retry-after': String(retryAfter) }),
   notReady: () => new ParleyError('SERVER_NOT_READY', 'Server is not ready, try again later')
 }
 
+/**
+ * busboy (under @fastify/multipart) rejects a malformed multipart body with plain
+ * Errors and no code; these are its messages, all the client's fault.
+ */
+const MULTIPART_ERROR = /^(Multipart: Boundary not found|Boundary required|Unexpected end of multipart data|\w+ terminated early due to unexpected end of multipart data|The needle cannot .*|Unsupported Content-Type\.|Missing Content-Type-header\.)$/
+
 /** Fastify's own coded errors, mapped onto ours. */
-function fromFastify (err: FastifyError): ParleyError | undefined {
+function fromFastify (err: FastifyError, contentType: string): ParleyError | undefined {
   switch (err.code) {
     case 'FST_BASIC_AUTH_MISSING_OR_BAD_AUTHORIZATION_HEADER':
       return errors.unauthorized()
@@ -106,16 +113,20 @@ function fromFastify (err: FastifyError): ParleyError | undefined {
       return errors.tooLarge()
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      // Fastify's message does not name the type: the header does.
       return err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
-        ? errors.unsupportedMediaType(String(err.message.split(': ').pop()))
+        ? errors.unsupportedMediaType(contentType)
         : errors.badRequest('Invalid Content-Length')
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
     case 'FST_PROTO_VIOLATION':
     case 'FST_ERR_CTP_INVALID_TYPE':
       return errors.badRequest('Malformed request body')
   }
+  if (err.code === undefined && typeof err.message === 'string' && MULTIPART_ERROR.test(err.message)) {
+    return errors.badRequest('Malformed multipart body')
+  }
   if (err.statusCode === 413) return errors.tooLarge()
-  if (err.statusCode === 415) return errors.unsupportedMediaType('')
+  if (err.statusCode === 415) return errors.unsupportedMediaType(contentType)
   if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 && err.statusCode !== 404) {
     // Anything else a library rejected as the client's fault (multipart parse errors,
     // JSON syntax in a content-type parser): a generic 400, never a 5xx.
@@ -124,10 +135,10 @@ function fromFastify (err: FastifyError): ParleyError | undefined {
   return undefined
 }
 
-export function toParleyError (err: unknown): ParleyError | undefined {
+export function toParleyError (err: unknown, contentType = ''): ParleyError | undefined {
   if (err instanceof ParleyError) return err
   if (err instanceof SyntaxError) return errors.invalidJson()
-  if (typeof err === 'object' && err !== null) return fromFastify(err as FastifyError)
+  if (typeof err === 'object' && err !== null) return fromFastify(err as FastifyError, contentType)
   return undefined
 }
 
@@ -153,7 +164,7 @@ export function escapeHtml (s: string): string {
 
 export default fp(async function errorsPlugin (app: FastifyInstance) {
   app.setErrorHandler(function (error, request, reply) {
-    const coded = toParleyError(error)
+    const coded = toParleyError(error, (request.headers['content-type'] ?? '').split(';')[0]?.trim())
     if (coded !== undefined) {
       if (coded.statusCode >= 500) request.log.error({ err: error }, 'request failed')
       return sendError(request, reply, coded)

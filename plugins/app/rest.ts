@@ -3,7 +3,7 @@
 // and from the same table answers OPTIONS, HEAD, 405, parameter parsing and
 // validation, and the success envelope. Routes never repeat any of it.
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import { Type, type Static, type TObject, type TSchema } from 'typebox'
 import { Compile } from 'typebox/compile'
 import type { Validator } from 'typebox/compile'
@@ -202,14 +202,39 @@ export interface MountOptions {
 
 const BODY_VERBS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
+/**
+ * The router lets a path parameter match the empty string, so `/users/` would
+ * reach `/users/:user_id`; the spec wants no trailing slashes, hence 404.
+ */
+function pathGuard (path: string): onRequestHookHandler {
+  const names = [...path.matchAll(/:(\w+)/g)].map((m) => m[1] as string)
+  return function requirePathParams (request, _reply, done) {
+    const params = request.params as Record<string, string | undefined>
+    done(names.some((n) => params[n] === undefined || params[n] === '') ? errors.notFound() : undefined)
+  }
+}
+
 /** Mounts every resource under one prefix, with its auth, OPTIONS and 405 answers. */
 async function mountTable (app: FastifyInstance, opts: MountOptions): Promise<void> {
   const otherMethods = (declared: string[]): string[] =>
     app.supportedMethods.filter((m) => !declared.includes(m) && m !== 'OPTIONS' && !(m === 'HEAD' && declared.includes('GET')))
 
+  // Fastify parses text/plain by default; the API takes only JSON and the two form
+  // encodings (SPEC §2), so any other type is 415 rather than a string body.
+  app.removeContentTypeParser('text/plain')
+  const bodyLimit = app.initialConfig.bodyLimit ?? 1024 * 1024
+  // Fastify checks Content-Length only for the bodies it parses itself; multipart
+  // is read by busboy, which would silently truncate fields instead. Refused here
+  // for every body, before authentication, so an oversized upload costs nothing.
+  const limitBody: onRequestHookHandler = function (request, _reply, done) {
+    const length = Number(request.headers['content-length'])
+    done(length > bodyLimit ? errors.tooLarge() : undefined)
+  }
+
   for (const r of opts.resources) {
     const allow = allowedMethods(r)
     const allowHeader = allow.join(', ')
+    const guards = [pathGuard(r.path), limitBody]
     for (const [method, spec] of Object.entries(r.verbs) as Array<[Verb, VerbSpec]>) {
       const plan = planParams(spec.params, r.path)
       const hasBody = BODY_VERBS.has(method)
@@ -218,7 +243,7 @@ async function mountTable (app: FastifyInstance, opts: MountOptions): Promise<vo
         url: r.path,
         schema: { response: { 200: envelope(spec.response) } },
         config: { resource: r, verb: method },
-        onRequest: app.auth.hooks(opts.mount, spec.access ?? 'user', spec.rateLimited ?? true),
+        onRequest: [...guards, ...app.auth.hooks(opts.mount, spec.access ?? 'user', spec.rateLimited ?? true)],
         handler: async function (request, reply) {
           const { params, ignored } = parseParams(plan, request, hasBody)
           const data = await spec.handler({ params, user: request.notes.user as User, request, reply, app }) as Record<string, unknown>
@@ -231,6 +256,7 @@ async function mountTable (app: FastifyInstance, opts: MountOptions): Promise<vo
     app.route({
       method: 'OPTIONS',
       url: r.path,
+      onRequest: guards,
       handler: async (_request, reply) => reply.code(204).header('allow', allowHeader).send()
     })
     const others = otherMethods(Object.keys(r.verbs))
@@ -238,6 +264,7 @@ async function mountTable (app: FastifyInstance, opts: MountOptions): Promise<vo
       app.route({
         method: others,
         url: r.path,
+        onRequest: guards,
         handler: async () => { throw errors.methodNotAllowed(allow) }
       })
     }
