@@ -1,7 +1,9 @@
 // Every migration, in order. Explicit imports keep the list the same under tsx, tap and dist/.
 import type { Migration } from 'kysely'
 import * as m001 from './001_users.js'
+import * as m002 from './002_conversations.js'
 
 export const migrations: Record<string, Migration> = {
-  '001_users': m001
+  '001_users': m001,
+  '002_conversations': m002
 }

@@ -32,9 +32,67 @@ export interface SessionTable {
   expires_at: number
 }
 
+export interface StreamTable {
+  id: Generated<number>
+  name: string
+  /** Lower-cased name for case-insensitive uniqueness; null once archived, which frees the name. */
+  name_key: string | null
+  description: string
+  invite_only: number
+  is_archived: number
+  date_created: number
+}
+
+export interface SubscriptionTable {
+  user_id: number
+  stream_id: number
+  date_subscribed: number
+}
+
+/** A direct-message conversation: one row per distinct set of participants (Zulip's huddle). */
+export interface DmGroupTable {
+  id: Generated<number>
+  /** The participants' ids, sorted and joined by commas: finds the conversation of a set of users. */
+  member_key: string
+}
+
+export interface DmGroupMemberTable {
+  group_id: number
+  user_id: number
+}
+
+export interface MessageTable {
+  id: Generated<number>
+  sender_id: number
+  type: 'stream' | 'direct'
+  stream_id: number | null
+  dm_group_id: number | null
+  topic: string
+  topic_key: string
+  content: string
+  content_markdown: string
+  /** Lower-cased topic and source, so `search` is case-insensitive on every database. */
+  search_text: string
+  timestamp: number
+  last_edit_timestamp: number | null
+  client: string
+}
+
+export interface PresenceTable {
+  user_id: number
+  status: 'active' | 'idle'
+  timestamp: number
+}
+
 export interface Database {
   users: UserTable
   sessions: SessionTable
+  streams: StreamTable
+  subscriptions: SubscriptionTable
+  dm_groups: DmGroupTable
+  dm_group_members: DmGroupMemberTable
+  messages: MessageTable
+  presence: PresenceTable
 }
 
 export type DB = Kysely<Database>

@@ -1,5 +1,316 @@
-// Placeholder: the messages store (issue 3) replaces this file.
+// The messages store: sending, reading pages through narrows, editing and deleting,
+// each change in one transaction and published on the bus after commit.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
+import type { ExpressionBuilder, Transaction } from 'kysely'
+import type { Database, DB } from './db.js'
+import type { Audience, EventBus } from './bus.js'
+import { errors } from './errors.js'
+import { renderMarkdown } from './markdown.js'
+import { memberKey, narrowWhere, resolveNarrow, searchText, topicKey, type NarrowFilter, type NarrowTerm } from './narrow.js'
+import type { StreamStore } from './streams.js'
+import { emailKey, isAdmin, now, type User } from './users.js'
 
-export default fp(async function messagesPlugin (_app: FastifyInstance) {}, { name: 'messages', dependencies: ['db', 'bus', 'users'] })
+export const CONTENT_MAX = 10000
+export const TOPIC_MAX = 60
+/** Largest page a client may ask for on either side of the anchor. */
+export const NUM_MAX = 5000
+
+export interface DisplayRecipient { id: number, email: string, full_name: string }
+
+/** A message as the API shows it (SPEC §6). */
+export interface Message {
+  id: number
+  sender_id: number
+  sender_email: string
+  sender_full_name: string
+  type: 'stream' | 'direct'
+  stream_id?: number
+  /** The stream's name, or every participant of a direct message (sender included). */
+  display_recipient: string | DisplayRecipient[]
+  topic: string
+  content: string
+  content_markdown: string
+  timestamp: number
+  last_edit_timestamp: number | null
+  client: string
+}
+
+export interface Outgoing {
+  type: 'stream' | 'direct'
+  to: number | string | Array<number | string>
+  topic?: string | undefined
+  content: string
+  client: string
+}
+
+export type Anchor = number | 'newest' | 'oldest'
+
+export interface Page {
+  messages: Message[]
+  found_anchor: boolean
+  found_newest: boolean
+  found_oldest: boolean
+}
+
+type Db = DB | Transaction<Database>
+
+function chars (s: string): number { return [...s].length }
+
+function checkContent (content: string): string {
+  if (content.trim() === '') throw errors.invalid('content', 'must not be empty')
+  if (chars(content) > CONTENT_MAX) throw errors.invalid('content', `at most ${CONTENT_MAX} characters`)
+  return content
+}
+
+function checkTopic (topic: string): string {
+  const t = topic.trim()
+  if (t === '') throw errors.invalid('topic', 'must not be empty')
+  if (chars(t) > TOPIC_MAX) throw errors.invalid('topic', `at most ${TOPIC_MAX} characters`)
+  return t
+}
+
+/** The columns of a message with its sender and stream, as one select over messages ⋈ users ⟕ streams. */
+function selectMessages (db: Db) {
+  return db.selectFrom('messages')
+    .innerJoin('users', 'users.id', 'messages.sender_id')
+    .leftJoin('streams', 'streams.id', 'messages.stream_id')
+    .select([
+      'messages.id', 'messages.sender_id', 'messages.type', 'messages.stream_id', 'messages.dm_group_id',
+      'messages.topic', 'messages.content', 'messages.content_markdown', 'messages.timestamp',
+      'messages.last_edit_timestamp', 'messages.client',
+      'users.email as sender_email', 'users.full_name as sender_full_name', 'streams.name as stream_name'
+    ])
+}
+
+type Row = Awaited<ReturnType<ReturnType<typeof selectMessages>['executeTakeFirstOrThrow']>>
+
+/** Messages a user may read: in a visible stream, or in a direct conversation that includes them. */
+function readableBy (userId: number) {
+  return (eb: ExpressionBuilder<Database, 'messages' | 'streams'>) => eb.or([
+    eb.and([
+      eb('streams.is_archived', '=', 0),
+      eb.or([
+        eb('streams.invite_only', '=', 0),
+        eb('streams.id', 'in', eb.selectFrom('subscriptions').select('subscriptions.stream_id').where('subscriptions.user_id', '=', userId))
+      ])
+    ]),
+    eb('messages.dm_group_id', 'in', eb.selectFrom('dm_group_members').select('dm_group_members.group_id').where('dm_group_members.user_id', '=', userId))
+  ])
+}
+
+export class MessageStore {
+  constructor (private readonly db: DB, private readonly bus: EventBus, private readonly streams: StreamStore) {}
+
+  /** The highest message id, or -1 when there are none. */
+  async maxId (): Promise<number> {
+    const r = await this.db.selectFrom('messages').select((eb) => eb.fn.max('id').as('max')).executeTakeFirst()
+    return r?.max === null || r?.max === undefined ? -1 : Number(r.max)
+  }
+
+  /** Participants of direct conversations, in one query for a whole page. */
+  private async participants (db: Db, groupIds: number[]): Promise<Map<number, DisplayRecipient[]>> {
+    const map = new Map<number, DisplayRecipient[]>()
+    if (groupIds.length === 0) return map
+    const rows = await db.selectFrom('dm_group_members').innerJoin('users', 'users.id', 'dm_group_members.user_id')
+      .select(['dm_group_members.group_id', 'users.id', 'users.email', 'users.full_name'])
+      .where('dm_group_members.group_id', 'in', [...new Set(groupIds)]).orderBy('users.id').execute()
+    for (const r of rows) {
+      const list = map.get(r.group_id) ?? []
+      list.push({ id: r.id, email: r.email, full_name: r.full_name })
+      map.set(r.group_id, list)
+    }
+    return map
+  }
+
+  private async toMessages (db: Db, rows: Row[]): Promise<Message[]> {
+    const groups = await this.participants(db, rows.flatMap((r) => r.dm_group_id === null ? [] : [r.dm_group_id]))
+    return rows.map((r) => {
+      const m: Message = {
+        id: r.id,
+        sender_id: r.sender_id,
+        sender_email: r.sender_email,
+        sender_full_name: r.sender_full_name,
+        type: r.type,
+        ...(r.stream_id === null ? {} : { stream_id: r.stream_id }),
+        display_recipient: r.type === 'stream' ? r.stream_name ?? '' : groups.get(r.dm_group_id ?? -1) ?? [],
+        topic: r.topic,
+        content: r.content,
+        content_markdown: r.content_markdown,
+        timestamp: r.timestamp,
+        last_edit_timestamp: r.last_edit_timestamp,
+        client: r.client
+      }
+      return m
+    })
+  }
+
+  /** One message the user may read; anything else is 404 (no existence leak). */
+  async getVisible (user: User, id: number, db: Db = this.db): Promise<Message & { dm_group_id: number | null }> {
+    const row = await selectMessages(db).where('messages.id', '=', id).where(readableBy(user.user_id)).executeTakeFirst()
+    if (row === undefined) throw errors.notFound('Invalid message(s)')
+    const [m] = await this.toMessages(db, [row])
+    return { ...m as Message, dm_group_id: row.dm_group_id }
+  }
+
+  /** Who receives a message's events: the stream's subscribers plus the sender, or the conversation. */
+  private async audienceOf (m: Message, db: Db): Promise<Audience> {
+    if (m.type === 'direct') return { kind: 'users', userIds: (m.display_recipient as DisplayRecipient[]).map((u) => u.id) }
+    const ids = await this.streams.subscriberIds(m.stream_id as number, db)
+    if (!ids.includes(m.sender_id)) ids.push(m.sender_id)
+    return { kind: 'users', userIds: ids }
+  }
+
+  /** Resolves direct-message recipients (ids or emails) to active users; 400 naming `to` otherwise. */
+  private async recipients (db: Db, to: Outgoing['to']): Promise<DisplayRecipient[]> {
+    const list = Array.isArray(to) ? to : typeof to === 'number' ? [to] : to.split(',').map((s) => s.trim()).filter((s) => s !== '')
+    if (list.length === 0) throw errors.invalid('to', 'no recipients')
+    const found: DisplayRecipient[] = []
+    for (const who of list) {
+      const q = db.selectFrom('users').select(['id', 'email', 'full_name']).where('is_active', '=', 1)
+      const row = typeof who === 'number' ? await q.where('id', '=', who).executeTakeFirst() : await q.where('email_key', '=', emailKey(who)).executeTakeFirst()
+      if (row === undefined) throw errors.invalid('to', `no such user: ${String(who)}`)
+      found.push(row)
+    }
+    return found
+  }
+
+  /** do_send_message: not idempotent (a repeat is a second message); the event goes to who may see it. */
+  async doSendMessage (sender: User, input: Outgoing): Promise<Message> {
+    const content = checkContent(input.content)
+    const html = renderMarkdown(content)
+    const t = now()
+    const { message, audience } = await this.db.transaction().execute(async (trx) => {
+      const base = { sender_id: sender.user_id, content: html, content_markdown: content, timestamp: t, last_edit_timestamp: null, client: input.client }
+      const from = { sender_id: sender.user_id, sender_email: sender.email, sender_full_name: sender.full_name }
+      if (input.type === 'stream') {
+        if (input.topic === undefined) throw errors.missing('topic')
+        const topic = checkTopic(input.topic)
+        let to = input.to
+        if (Array.isArray(to)) {
+          if (to.length !== 1) throw errors.invalid('to', 'a stream message goes to exactly one stream')
+          to = to[0] as number | string
+        }
+        const stream = await this.streams.findVisible(sender, to, trx)
+        const row = await trx.insertInto('messages').values({
+          ...base, type: 'stream', stream_id: stream.id, dm_group_id: null, topic, topic_key: topicKey(topic), search_text: searchText(topic, content)
+        }).returning('id').executeTakeFirstOrThrow()
+        const message: Message = { id: row.id, ...from, type: 'stream', stream_id: stream.id, display_recipient: stream.name, topic, content: html, content_markdown: content, timestamp: t, last_edit_timestamp: null, client: input.client }
+        return { message, audience: await this.audienceOf(message, trx) }
+      }
+      const others = await this.recipients(trx, input.to)
+      const people = new Map<number, DisplayRecipient>([[sender.user_id, { id: sender.user_id, email: sender.email, full_name: sender.full_name }]])
+      for (const u of others) people.set(u.id, u)
+      const participants = [...people.values()].sort((a, b) => a.id - b.id)
+      const groupId = await this.dmGroup(trx, participants.map((u) => u.id))
+      const row = await trx.insertInto('messages').values({
+        ...base, type: 'direct', stream_id: null, dm_group_id: groupId, topic: '', topic_key: '', search_text: searchText('', content)
+      }).returning('id').executeTakeFirstOrThrow()
+      const message: Message = { id: row.id, ...from, type: 'direct', display_recipient: participants, topic: '', content: html, content_markdown: content, timestamp: t, last_edit_timestamp: null, client: input.client }
+      return { message, audience: { kind: 'users', userIds: participants.map((u) => u.id) } as Audience }
+    })
+    this.bus.publish({ type: 'message', message }, audience)
+    return message
+  }
+
+  /** The conversation of exactly these participants, created on its first message. */
+  private async dmGroup (trx: Db, ids: number[]): Promise<number> {
+    const key = memberKey(ids)
+    const existing = await trx.selectFrom('dm_groups').select('id').where('member_key', '=', key).executeTakeFirst()
+    if (existing !== undefined) return existing.id
+    const group = await trx.insertInto('dm_groups').values({ member_key: key }).returning('id').executeTakeFirstOrThrow()
+    await trx.insertInto('dm_group_members').values(ids.map((id) => ({ group_id: group.id, user_id: id }))).execute()
+    return group.id
+  }
+
+  /**
+   * One page around an anchor, Zulip's semantics: up to numBefore messages older than the
+   * anchor, the anchor itself when it matches, up to numAfter newer. One extra row on each
+   * side tells whether the page reaches the oldest/newest matching message.
+   */
+  async fetchPage (user: User, anchor: Anchor, numBefore: number, numAfter: number, narrow: NarrowTerm[]): Promise<Page> {
+    const filters: NarrowFilter[] = await resolveNarrow(this.db, this.streams, user, narrow)
+    const base = selectMessages(this.db).where(readableBy(user.user_id)).where(narrowWhere(filters))
+    // Each side is read even when its count is 0: its one extra row answers found_oldest/found_newest.
+    const wantBefore = anchor !== 'oldest'
+    const wantAfter = anchor !== 'newest'
+    const before = typeof anchor === 'number' ? base.where('messages.id', '<', anchor) : base
+    const after = typeof anchor === 'number' ? base.where('messages.id', '>=', anchor) : base
+    const beforeQ = before.orderBy('messages.id', 'desc').limit(numBefore + 1)
+    const afterQ = after.orderBy('messages.id', 'asc').limit(numAfter + 2)
+    const rows: Row[] = wantBefore && wantAfter
+      ? await this.db.selectFrom(beforeQ.as('b')).selectAll().unionAll(this.db.selectFrom(afterQ.as('a')).selectAll()).execute()
+      : await (wantBefore ? beforeQ : afterQ).execute()
+    const anchorId = typeof anchor === 'number' ? anchor : null
+    const older = rows.filter((r) => anchorId === null ? anchor === 'newest' : r.id < anchorId).sort((a, b) => a.id - b.id)
+    const exact = rows.filter((r) => r.id === anchorId)
+    const newer = rows.filter((r) => anchorId === null ? anchor === 'oldest' : r.id > anchorId).sort((a, b) => a.id - b.id)
+    const keptOlder = older.slice(Math.max(0, older.length - numBefore))
+    const keptNewer = newer.slice(0, numAfter)
+    return {
+      messages: await this.toMessages(this.db, [...keptOlder, ...exact, ...keptNewer]),
+      found_anchor: exact.length === 1,
+      found_oldest: anchor === 'oldest' || older.length <= numBefore,
+      found_newest: anchor === 'newest' || newer.length <= numAfter
+    }
+  }
+
+  /**
+   * do_update_message (sender, or admin): new content and/or topic (stream messages only).
+   * Idempotent: the same edit twice succeeds twice, each time stamping the edit.
+   */
+  async doUpdateMessage (actor: User, id: number, changes: { content?: string | undefined, topic?: string | undefined }): Promise<Message> {
+    if (changes.content === undefined && changes.topic === undefined) throw errors.badRequest('Nothing to change')
+    const content = changes.content === undefined ? undefined : checkContent(changes.content)
+    const topic = changes.topic === undefined ? undefined : checkTopic(changes.topic)
+    const html = content === undefined ? undefined : renderMarkdown(content)
+    const t = now()
+    const { message, audience } = await this.db.transaction().execute(async (trx) => {
+      const m = await this.getVisible(actor, id, trx)
+      if (m.sender_id !== actor.user_id && !isAdmin(actor)) throw errors.forbidden('You don\'t have permission to edit this message')
+      if (topic !== undefined && m.type !== 'stream') throw errors.invalid('topic', 'direct messages have no topic')
+      const newTopic = topic ?? m.topic
+      const newMarkdown = content ?? m.content_markdown
+      await trx.updateTable('messages').set({
+        content: html ?? m.content,
+        content_markdown: newMarkdown,
+        topic: newTopic,
+        topic_key: m.type === 'stream' ? topicKey(newTopic) : '',
+        search_text: searchText(newTopic, newMarkdown),
+        last_edit_timestamp: t
+      }).where('id', '=', id).execute()
+      const { dm_group_id: _, ...plain } = m
+      const message: Message = { ...plain, topic: newTopic, content: html ?? m.content, content_markdown: newMarkdown, last_edit_timestamp: t }
+      return { message, audience: await this.audienceOf(message, trx) }
+    })
+    const event: Record<string, unknown> = { type: 'update_message', message_id: id, edit_timestamp: t, user_id: actor.user_id }
+    if (content !== undefined) { event.content = content; event.rendered_content = html }
+    if (topic !== undefined) event.topic = topic
+    this.bus.publish(event as { type: string }, audience)
+    return message
+  }
+
+  /** do_delete_message (sender, or admin): the message is gone, so a second DELETE is 404. */
+  async doDeleteMessage (actor: User, id: number): Promise<void> {
+    const { message, audience } = await this.db.transaction().execute(async (trx) => {
+      const message = await this.getVisible(actor, id, trx)
+      if (message.sender_id !== actor.user_id && !isAdmin(actor)) throw errors.forbidden('You don\'t have permission to delete this message')
+      const audience = await this.audienceOf(message, trx)
+      await trx.deleteFrom('messages').where('id', '=', id).execute()
+      return { message, audience }
+    })
+    const event: Record<string, unknown> = { type: 'delete_message', message_id: id, message_type: message.type }
+    if (message.type === 'stream') { event.stream_id = message.stream_id; event.topic = message.topic }
+    this.bus.publish(event as { type: string }, audience)
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    messages: MessageStore
+  }
+}
+
+export default fp(async function messagesPlugin (app: FastifyInstance) {
+  app.decorate('messages', new MessageStore(app.db, app.bus, app.streams))
+}, { name: 'messages', dependencies: ['db', 'bus', 'users', 'streams'] })

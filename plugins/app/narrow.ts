@@ -1,0 +1,126 @@
+// Narrows (SPEC §6): a list of {operator, operand} terms, resolved once against the
+// database into filters that either become SQL (GET /messages) or match a message in memory (event queues).
+import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely'
+import type { Database, DB } from './db.js'
+import { errors } from './errors.js'
+import type { StreamStore } from './streams.js'
+import { emailKey, type User } from './users.js'
+import type { Message } from './messages.js'
+
+export type NarrowOperand = string | number | Array<string | number>
+export type NarrowTerm = { operator: string, operand: NarrowOperand, negated?: boolean } | [string, NarrowOperand]
+
+export type NarrowFilter = { negated: boolean } & (
+  | { op: 'stream', streamId: number }
+  | { op: 'topic', topicKey: string }
+  | { op: 'sender', userId: number }
+  /** memberKey: the sorted participant ids of the conversation; groupId null when it never existed. */
+  | { op: 'dm', memberKey: string, groupId: number | null }
+  | { op: 'search', words: string[] }
+)
+
+/** Zulip's other names for the same operators, as its clients still send them. */
+const ALIASES: Record<string, string> = { channel: 'stream', 'pm-with': 'dm', subject: 'topic' }
+
+export function topicKey (topic: string): string { return topic.trim().toLowerCase() }
+
+export function memberKey (ids: number[]): string { return [...new Set(ids)].sort((a, b) => a - b).join(',') }
+
+export function searchText (topic: string, markdown: string): string { return `${topic}\n${markdown}`.toLowerCase() }
+
+function bad (why: string): Error { return errors.invalid('narrow', why) }
+
+function asList (operand: NarrowOperand): Array<string | number> {
+  if (Array.isArray(operand)) return operand
+  if (typeof operand === 'number') return [operand]
+  return operand.split(',').map((s) => s.trim()).filter((s) => s !== '')
+}
+
+async function userIdOf (db: DB, who: string | number): Promise<number> {
+  const q = db.selectFrom('users').select('id')
+  const row = typeof who === 'number' ? await q.where('id', '=', who).executeTakeFirst() : await q.where('email_key', '=', emailKey(who)).executeTakeFirst()
+  if (row === undefined) throw bad(`unknown user '${String(who)}'`)
+  return row.id
+}
+
+/** Resolves names and emails to ids; an operand naming nothing the caller may see is 400 (as Zulip's BAD_NARROW). */
+export async function resolveNarrow (db: DB, streams: StreamStore, user: User, terms: NarrowTerm[]): Promise<NarrowFilter[]> {
+  const filters: NarrowFilter[] = []
+  for (const term of terms) {
+    const [rawOperator, operand, negatedFlag] = Array.isArray(term) ? [term[0], term[1], false] : [term.operator, term.operand, term.negated === true]
+    const operator = ALIASES[rawOperator] ?? rawOperator
+    const negated = negatedFlag
+    switch (operator) {
+      case 'stream': {
+        if (Array.isArray(operand)) throw bad('a stream operand is an id or a name')
+        const row = await streams.findVisible(user, operand).catch(() => { throw bad(`unknown stream '${String(operand)}'`) })
+        filters.push({ op: 'stream', streamId: row.id, negated })
+        break
+      }
+      case 'topic':
+        if (typeof operand !== 'string') throw bad('a topic operand is a string')
+        filters.push({ op: 'topic', topicKey: topicKey(operand), negated })
+        break
+      case 'sender':
+        if (Array.isArray(operand)) throw bad('a sender operand is a user id or an email')
+        filters.push({ op: 'sender', userId: await userIdOf(db, operand), negated })
+        break
+      case 'dm': {
+        const ids = [user.user_id]
+        for (const who of asList(operand)) ids.push(await userIdOf(db, who))
+        const key = memberKey(ids)
+        const group = await db.selectFrom('dm_groups').select('id').where('member_key', '=', key).executeTakeFirst()
+        filters.push({ op: 'dm', memberKey: key, groupId: group?.id ?? null, negated })
+        break
+      }
+      case 'search': {
+        if (typeof operand !== 'string') throw bad('a search operand is a string')
+        const words = operand.toLowerCase().split(/\s+/).filter((w) => w !== '')
+        if (words.length > 0) filters.push({ op: 'search', words, negated })
+        break
+      }
+      default:
+        throw bad(`unknown operator '${rawOperator}'`)
+    }
+  }
+  return filters
+}
+
+function likePattern (word: string): string { return `%${word.replace(/[\\%_]/g, (c) => '\\' + c)}%` }
+
+/** The filters as one SQL condition on `messages`. */
+export function narrowWhere (filters: NarrowFilter[]) {
+  return (eb: ExpressionBuilder<Database, 'messages'>): Expression<SqlBool> => {
+    const parts: Array<Expression<SqlBool>> = filters.map((f) => {
+      let e: Expression<SqlBool>
+      switch (f.op) {
+        case 'stream': e = eb('messages.stream_id', '=', f.streamId); break
+        case 'topic': e = eb.and([eb('messages.type', '=', 'stream'), eb('messages.topic_key', '=', f.topicKey)]); break
+        case 'sender': e = eb('messages.sender_id', '=', f.userId); break
+        case 'dm': e = f.groupId === null ? sql<SqlBool>`1 = 0` : eb('messages.dm_group_id', '=', f.groupId); break
+        case 'search': e = eb.and(f.words.map((w) => sql<SqlBool>`${sql.ref('messages.search_text')} like ${likePattern(w)} escape '\\'`)); break
+      }
+      return f.negated ? eb.not(e) : e
+    })
+    return eb.and(parts)
+  }
+}
+
+/** Whether a message (as the API shows it) passes the filters: for event queues registered with a narrow. */
+export function matchesNarrow (message: Message, filters: NarrowFilter[]): boolean {
+  return filters.every((f) => {
+    let hit: boolean
+    switch (f.op) {
+      case 'stream': hit = message.stream_id === f.streamId; break
+      case 'topic': hit = message.type === 'stream' && topicKey(message.topic) === f.topicKey; break
+      case 'sender': hit = message.sender_id === f.userId; break
+      case 'dm': hit = Array.isArray(message.display_recipient) && memberKey(message.display_recipient.map((u) => u.id)) === f.memberKey; break
+      case 'search': {
+        const text = searchText(message.topic, message.content_markdown)
+        hit = f.words.every((w) => text.includes(w))
+        break
+      }
+    }
+    return f.negated ? !hit : hit
+  })
+}
