@@ -1,5 +1,111 @@
-// Placeholder: the event queues (issue 3) replace this file.
+// The event-queue side of SPEC §7: a registry of queues fed from app.bus, the idle
+// sweep, and the save/restore of queues across a clean restart (docs/events.md).
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
+import type { ServerResponse } from 'node:http'
+import { QueueRegistry, type Batch, type EventQueue } from './events-queue.js'
+import type { NarrowTerm } from './events-narrow.js'
+import { loadQueues, saveQueues } from './events-persist.js'
+import type { User } from './users.js'
 
-export default fp(async function eventsPlugin (_app: FastifyInstance) {}, { name: 'events', dependencies: ['bus', 'users', 'streams', 'messages', 'presence'] })
+/** Initial state per event type, as POST /register returns it. */
+async function initialState (app: FastifyInstance, user: User, wants: (type: string) => boolean): Promise<Record<string, unknown>> {
+  const state: Record<string, unknown> = {}
+  const [realmUsers, subscriptions, streams, presences, maxId] = await Promise.all([
+    wants('realm_user') ? app.users.list(false) : undefined,
+    wants('subscription') ? app.streams.subscriptionsOf(user.user_id) : undefined,
+    wants('stream') ? app.streams.visibleTo(user) : undefined,
+    wants('presence') ? app.presence.all() : undefined,
+    wants('message') ? app.messages.maxId() : undefined
+  ])
+  if (realmUsers !== undefined) state.realm_users = realmUsers
+  if (subscriptions !== undefined) state.subscriptions = subscriptions
+  if (streams !== undefined) state.streams = streams
+  if (presences !== undefined) state.presences = presences
+  if (maxId !== undefined) state.max_message_id = maxId
+  return state
+}
+
+export class Events {
+  readonly registry: QueueRegistry
+
+  constructor (private readonly app: FastifyInstance) {
+    this.registry = new QueueRegistry(app.config.heartbeatSeconds * 1000, app.config.queueTimeoutSeconds)
+  }
+
+  /**
+   * POST /register: the queue is created before the state is read, so an event
+   * that lands in between is queued rather than lost (at worst seen twice).
+   */
+  async register (user: User, opts: { eventTypes: string[] | null, narrow: NarrowTerm[], lifespanSecs: number }): Promise<{ queue_id: string, last_event_id: number } & Record<string, unknown>> {
+    const q = this.registry.create({ userId: user.user_id, ...opts })
+    try {
+      const state = await initialState(this.app, user, (type) => q.eventTypes === null || q.eventTypes.has(type))
+      return { queue_id: q.id, last_event_id: -1, ...state }
+    } catch (err) {
+      this.registry.drop(q)
+      throw err
+    }
+  }
+
+  /** GET /events; a client that closes its connection releases the hold. */
+  async get (user: User, queueId: string, lastEventId: number | undefined, dontBlock: boolean, res: ServerResponse): Promise<Batch> {
+    const q = this.registry.get(user.user_id, queueId)
+    return await this.registry.poll(q, lastEventId, dontBlock, (release) => {
+      const onClose = (): void => { release() }
+      res.once('close', onClose)
+      // Answered normally: the listener must not outlive the hold.
+      res.once('finish', () => { res.off('close', onClose) })
+    })
+  }
+
+  delete (user: User, queueId: string): void {
+    this.registry.drop(this.registry.get(user.user_id, queueId))
+  }
+
+  /** For tests and diagnostics: the queue, if it exists. */
+  queue (queueId: string): EventQueue | undefined {
+    return this.registry.queues.get(queueId)
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    events: Events
+  }
+}
+
+export default fp(async function eventsPlugin (app: FastifyInstance) {
+  const events = new Events(app)
+  const registry = events.registry
+  app.decorate('events', events)
+
+  try {
+    const restored = loadQueues(registry, app.config.dataDir)
+    if (restored > 0) {
+      // One generation per start, so a client can tell restarts apart.
+      registry.broadcast({ type: 'restart', server_generation: Date.now() })
+      app.log.info({ queues: restored }, 'event queues restored')
+    }
+  } catch (err) {
+    app.log.warn({ err }, 'saved event queues could not be read; clients will register again')
+  }
+
+  const unsubscribe = app.bus.subscribe((p) => { registry.dispatch(p) })
+
+  // Checked often enough that an idle queue goes within about a quarter of the timeout.
+  const sweepMs = Math.min(60_000, Math.max(100, app.config.queueTimeoutSeconds * 250))
+  const sweeper = setInterval(() => { registry.sweep() }, sweepMs)
+  sweeper.unref()
+
+  // Before the server cuts open sockets (forceCloseConnections): answer every held poll.
+  app.addHook('preClose', async () => { registry.answerAll() })
+  app.addHook('onClose', async () => {
+    clearInterval(sweeper)
+    unsubscribe()
+    // Requests that finished during the close may have queued more events: save after them.
+    registry.answerAll()
+    const saved = saveQueues(registry, app.config.dataDir)
+    if (saved > 0) app.log.info({ queues: saved }, 'event queues saved')
+  })
+}, { name: 'events', dependencies: ['bus', 'users', 'streams', 'messages', 'presence', 'config'] })

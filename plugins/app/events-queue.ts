@@ -1,0 +1,248 @@
+// Event queues in memory: one per registered client, indexed by owner, with
+// acknowledgement, the held long-poll (one waiter per queue), caps and the idle sweep.
+import { randomBytes } from 'node:crypto'
+import type { Audience, BusEvent, Published } from './bus.js'
+import { errors } from './errors.js'
+import { matchesNarrow, type NarrowTerm } from './events-narrow.js'
+
+/** Limits that keep one client (or many) from exhausting memory; written down in docs/events.md. */
+export const CAPS = {
+  queuesPerUser: 50,
+  queuesTotal: 100_000,
+  pendingPerQueue: 1000
+}
+
+/** Types delivered to every queue whatever it asked for. */
+const ALWAYS = new Set(['heartbeat', 'restart'])
+
+/**
+ * A queued event: its per-queue id and its JSON without the id (`{"type":…}`), so one
+ * serialization is shared by every queue that receives the same payload.
+ */
+export interface Queued { id: number, json: string }
+
+export interface Batch { events: Queued[], queue_id: string }
+
+interface Waiter {
+  answer: (events: Queued[]) => void
+  timer: NodeJS.Timeout
+}
+
+export interface QueueOptions {
+  userId: number
+  eventTypes: string[] | null
+  narrow: NarrowTerm[]
+  /** Seconds without a GET before the queue is dropped; 0 = the server's timeout. */
+  lifespanSecs: number
+}
+
+export class EventQueue {
+  readonly id: string
+  readonly userId: number
+  readonly eventTypes: Set<string> | null
+  readonly narrow: NarrowTerm[]
+  readonly lifespanSecs: number
+  pending: Queued[] = []
+  nextId = 0
+  /** Date.now() of the last register or GET. */
+  lastUsed = Date.now()
+  waiter: Waiter | undefined
+
+  constructor (id: string, opts: QueueOptions) {
+    this.id = id
+    this.userId = opts.userId
+    this.eventTypes = opts.eventTypes === null ? null : new Set(opts.eventTypes)
+    this.narrow = opts.narrow
+    this.lifespanSecs = opts.lifespanSecs
+  }
+
+  wants (type: string): boolean {
+    return ALWAYS.has(type) || this.eventTypes === null || this.eventTypes.has(type)
+  }
+
+  /** Drops every event the client has seen (`id <= lastEventId`). */
+  ack (lastEventId: number): void {
+    let n = 0
+    while (n < this.pending.length && (this.pending[n] as Queued).id <= lastEventId) n++
+    if (n > 0) this.pending = this.pending.slice(n)
+  }
+
+  push (json: string): void {
+    this.pending.push({ id: this.nextId++, json })
+  }
+}
+
+/** `{"id":N,…}` from a queued event. */
+export function eventJson (e: Queued): string {
+  return `{"id":${e.id},${e.json.slice(1)}`
+}
+
+/**
+ * Reply serializer of GET /events: the envelope by JSON.stringify, with the events
+ * spliced in from their shared serializations instead of stringifying each again.
+ */
+export function serializeBatchEnvelope (payload: { data: Batch & Record<string, unknown> } & Record<string, unknown>): string {
+  const { events, ...rest } = payload.data
+  const head = JSON.stringify({ ...payload, data: rest })
+  let out = head.slice(0, -2) + (head.endsWith('{}}') ? '' : ',') + '"events":['
+  for (let i = 0; i < events.length; i++) out += (i === 0 ? '' : ',') + eventJson(events[i] as Queued)
+  return out + ']}}'
+}
+
+function stringify (event: BusEvent): string {
+  // The per-queue id is added when serving; a published event never carries one.
+  const { id: _ignored, ...rest } = event
+  return JSON.stringify(rest)
+}
+
+export class QueueRegistry {
+  readonly queues = new Map<string, EventQueue>()
+  private readonly byUser = new Map<number, Set<EventQueue>>()
+  /** Set once the server stops: polls are answered at once instead of held. */
+  closing = false
+
+  constructor (private readonly heartbeatMs: number, private readonly timeoutSecs: number) {}
+
+  get size (): number { return this.queues.size }
+
+  create (opts: QueueOptions): EventQueue {
+    const own = this.byUser.get(opts.userId)
+    if (own !== undefined && own.size >= CAPS.queuesPerUser) {
+      // A client that registers again without deleting its old queue (a closed tab) loses the oldest.
+      let oldest: EventQueue | undefined
+      for (const q of own) if (q.waiter === undefined && (oldest === undefined || q.lastUsed < oldest.lastUsed)) oldest = q
+      this.drop(oldest ?? own.values().next().value as EventQueue)
+    }
+    if (this.queues.size >= CAPS.queuesTotal) throw errors.notReady()
+    const q = new EventQueue(randomBytes(18).toString('base64url'), opts)
+    this.add(q)
+    return q
+  }
+
+  add (q: EventQueue): void {
+    this.queues.set(q.id, q)
+    let own = this.byUser.get(q.userId)
+    if (own === undefined) { own = new Set(); this.byUser.set(q.userId, own) }
+    own.add(q)
+  }
+
+  /** The caller's queue; unknown, expired and other users' queues are all the same error. */
+  get (userId: number, queueId: string): EventQueue {
+    const q = this.queues.get(queueId)
+    if (q === undefined || q.userId !== userId) throw errors.badQueue(queueId)
+    return q
+  }
+
+  drop (q: EventQueue): void {
+    this.answer(q)
+    this.queues.delete(q.id)
+    const own = this.byUser.get(q.userId)
+    if (own !== undefined) {
+      own.delete(q)
+      if (own.size === 0) this.byUser.delete(q.userId)
+    }
+  }
+
+  /** Answers the held poll of a queue, if any, with what is pending. */
+  answer (q: EventQueue): void {
+    const w = q.waiter
+    if (w === undefined) return
+    q.waiter = undefined
+    clearTimeout(w.timer)
+    q.lastUsed = Date.now()
+    w.answer(q.pending)
+  }
+
+  /**
+   * GET /events: acknowledge, then answer with what is pending, or hold until an
+   * event, a heartbeat, a newer GET, the client going away, or the server stopping.
+   * `onGone` registers the callback that runs when the client disconnects.
+   */
+  async poll (q: EventQueue, lastEventId: number | undefined, dontBlock: boolean, onGone: (release: () => void) => void): Promise<Batch> {
+    // A newer GET answers the older one: the client has moved on.
+    this.answer(q)
+    if (lastEventId !== undefined) q.ack(lastEventId)
+    q.lastUsed = Date.now()
+    if (q.pending.length > 0 || dontBlock || this.closing) return { events: q.pending, queue_id: q.id }
+    return await new Promise<Batch>((resolve) => {
+      const waiter: Waiter = {
+        answer: (events) => { resolve({ events, queue_id: q.id }) },
+        timer: setTimeout(() => {
+          if (q.waiter !== waiter) return
+          q.push('{"type":"heartbeat"}')
+          this.answer(q)
+        }, this.heartbeatMs)
+      }
+      q.waiter = waiter
+      onGone(() => {
+        // The client left: release the hold (the answer goes nowhere) and keep the queue.
+        if (q.waiter === waiter) this.answer(q)
+      })
+    })
+  }
+
+  /** Delivers one published event to the queues of its audience that asked for its type. */
+  dispatch ({ event, audience }: Published): void {
+    const targets = this.targets(audience)
+    if (event.type === 'message') {
+      const message = event.message as { sender_id?: unknown } | undefined
+      let read: string | undefined
+      let unread: string | undefined
+      for (const q of targets) {
+        if (!q.wants('message')) continue
+        if (q.narrow.length > 0 && !matchesNarrow(q.narrow, message, q.userId)) continue
+        if (q.userId === message?.sender_id) this.deliver(q, read ??= stringify({ ...event, flags: ['read'] }))
+        else this.deliver(q, unread ??= stringify({ ...event, flags: [] }))
+      }
+      return
+    }
+    let json: string | undefined
+    for (const q of targets) {
+      if (q.wants(event.type)) this.deliver(q, json ??= stringify(event))
+    }
+  }
+
+  /** Appends an event to every queue (heartbeat, restart). */
+  broadcast (event: BusEvent): void {
+    const json = stringify(event)
+    for (const q of this.queues.values()) this.deliver(q, json)
+  }
+
+  private * targets (audience: Audience): Iterable<EventQueue> {
+    if (audience.kind === 'all') {
+      yield * this.queues.values()
+      return
+    }
+    for (const id of new Set(audience.userIds)) {
+      const own = this.byUser.get(id)
+      if (own !== undefined) yield * own
+    }
+  }
+
+  private deliver (q: EventQueue, json: string): void {
+    if (q.pending.length >= CAPS.pendingPerQueue) {
+      // Dropping silently would lose events; dropping the queue makes the client re-register.
+      this.drop(q)
+      return
+    }
+    q.push(json)
+    this.answer(q)
+  }
+
+  /** Drops the queues idle for longer than their lifespan; a held poll keeps its queue alive. */
+  sweep (now = Date.now()): number {
+    let dropped = 0
+    for (const q of this.queues.values()) {
+      if (q.waiter !== undefined) continue
+      const lifespan = q.lifespanSecs > 0 ? q.lifespanSecs : this.timeoutSecs
+      if (now - q.lastUsed > lifespan * 1000) { this.drop(q); dropped++ }
+    }
+    return dropped
+  }
+
+  /** Answers every held poll (server stopping). */
+  answerAll (): void {
+    this.closing = true
+    for (const q of this.queues.values()) this.answer(q)
+  }
+}
