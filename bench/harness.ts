@@ -1,0 +1,120 @@
+// What a benchmark module is, and the alternating-rounds measurement they share:
+// contenders take turns under wrk, so drift on a shared machine hits all alike.
+import { runWrk, type WrkResult } from './wrk.js'
+
+export interface BenchOptions {
+  rounds: number
+  seconds: number
+  warmupSeconds: number
+  connections: number
+  /** Also profile the server under test for one extra round (`--profile`). */
+  profile: boolean
+  /** A fresh temporary directory owned by this benchmark. */
+  dir: string
+  log: (line: string) => void
+}
+
+/** One line of the final table: a contender's medians over the rounds. */
+export interface Row {
+  benchmark: string
+  contender: string
+  rps: number
+  p99Ms: number
+  /** req/s relative to the benchmark's baseline. */
+  ratio: number | undefined
+  /** Empty when the run is clean; otherwise why its figures must not be trusted. */
+  warning: string
+}
+
+/**
+ * A benchmark module: bench/<name>.bench.ts, default-exporting one of these.
+ * run.ts finds every such file, so a new benchmark needs no change to the harness.
+ */
+export interface Benchmark {
+  name: string
+  description: string
+  run: (opts: BenchOptions) => Promise<Row[]>
+}
+
+export interface Contender {
+  name: string
+  /** The URL given to wrk (its path is the request path unless the script overrides it). */
+  url: string
+  script?: string
+  /** Arguments for the script of the n-th wrk run against this contender (0 is the warm-up). */
+  scriptArgs?: (run: number) => string[]
+}
+
+export interface Measured {
+  contender: Contender
+  warmup: WrkResult | undefined
+  rounds: WrkResult[]
+  /** Every wrk run against it, warm-up included (what counts against rate limits). */
+  totalRequests: number
+  non2xx: number
+  socketErrors: number
+}
+
+export function median (xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = Math.floor(s.length / 2)
+  return s.length % 2 === 1 ? s[mid] as number : ((s[mid - 1] as number) + (s[mid] as number)) / 2
+}
+
+export function fmtRps (n: number): string { return Math.round(n).toString().padStart(7) }
+export function fmtMs (n: number): string { return `${n.toFixed(2).padStart(7)} ms` }
+
+/** Warms each contender up, then runs `rounds` rounds in which each takes one turn; the first to go rotates. */
+export async function alternate (contenders: Contender[], opts: BenchOptions): Promise<Measured[]> {
+  const measured = contenders.map((contender): Measured => ({ contender, warmup: undefined, rounds: [], totalRequests: 0, non2xx: 0, socketErrors: 0 }))
+  const once = async (m: Measured, seconds: number): Promise<WrkResult> => {
+    const c = m.contender
+    const run = m.rounds.length + (m.warmup === undefined ? 0 : 1)
+    const r = await runWrk({
+      url: c.url,
+      seconds,
+      connections: opts.connections,
+      ...(c.script !== undefined ? { script: c.script } : {}),
+      ...(c.scriptArgs !== undefined ? { scriptArgs: c.scriptArgs(run) } : {})
+    })
+    m.totalRequests += r.requests
+    m.non2xx += r.non2xx
+    m.socketErrors += r.socketErrors
+    return r
+  }
+  const width = Math.max(...contenders.map((c) => c.name.length))
+  for (const m of measured) {
+    const r = await once(m, opts.warmupSeconds)
+    m.warmup = r
+    opts.log(`  warm-up  ${m.contender.name.padEnd(width)}  ${fmtRps(r.rps)} req/s  p99 ${fmtMs(r.p99Ms)}`)
+  }
+  for (let round = 0; round < opts.rounds; round++) {
+    for (let i = 0; i < measured.length; i++) {
+      const m = measured[(round + i) % measured.length] as Measured
+      const r = await once(m, opts.seconds)
+      m.rounds.push(r)
+      const bad = r.non2xx + r.socketErrors > 0 ? `  (${r.non2xx} non-2xx, ${r.socketErrors} socket errors)` : ''
+      opts.log(`  round ${round + 1}  ${m.contender.name.padEnd(width)}  ${fmtRps(r.rps)} req/s  p99 ${fmtMs(r.p99Ms)}${bad}`)
+    }
+  }
+  return measured
+}
+
+/** Medians of each contender, with req/s relative to `baseline` (the first contender by default). */
+export function summarize (benchmark: string, measured: Measured[], baseline = measured[0]): Row[] {
+  const baseRps = baseline === undefined ? undefined : median(baseline.rounds.map((r) => r.rps))
+  return measured.map((m) => {
+    const rps = median(m.rounds.map((r) => r.rps))
+    const warnings: string[] = []
+    if (m.non2xx > 0) warnings.push(`${m.non2xx} non-2xx answers`)
+    if (m.socketErrors > 0) warnings.push(`${m.socketErrors} socket errors`)
+    return {
+      benchmark,
+      contender: m.contender.name,
+      rps,
+      p99Ms: median(m.rounds.map((r) => r.p99Ms)),
+      ratio: baseRps === undefined || m === baseline ? undefined : rps / baseRps,
+      warning: warnings.join(', ')
+    }
+  })
+}

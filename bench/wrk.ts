@@ -1,0 +1,72 @@
+// Runs wrk and reads its report: requests per second, latency percentiles, and
+// the non-2xx/3xx and socket-error counts that say whether a run is valid.
+import { spawn, spawnSync } from 'node:child_process'
+
+export interface WrkOptions {
+  url: string
+  seconds: number
+  connections: number
+  threads?: number
+  /** A Lua script (e.g. one that rotates credentials), applied with `-s`. */
+  script?: string
+  /** Arguments for the script's init(args). */
+  scriptArgs?: string[]
+}
+
+export interface WrkResult {
+  requests: number
+  rps: number
+  p50Ms: number
+  p99Ms: number
+  /** Responses outside 2xx/3xx; any at all makes the run invalid. */
+  non2xx: number
+  socketErrors: number
+}
+
+export function hasWrk (): boolean {
+  const r = spawnSync('wrk', ['--version'], { stdio: 'ignore' })
+  // wrk --version prints its banner and exits 1; only a missing binary is an error.
+  return r.error === undefined
+}
+
+const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000 }
+
+function ms (text: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text)
+  if (m === null) throw new Error(`wrk: cannot read the duration "${text}"`)
+  return Number(m[1]) * (UNIT_MS[m[2] as string] as number)
+}
+
+export function parseWrk (out: string): WrkResult {
+  const grab = (re: RegExp, what: string): string => {
+    const m = re.exec(out)
+    if (m === null || m[1] === undefined) throw new Error(`wrk: no ${what} in its report:\n${out}`)
+    return m[1]
+  }
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)
+  return {
+    requests: Number(grab(/(\d+) requests in /, 'request count')),
+    rps: Number(grab(/Requests\/sec:\s+([\d.]+)/, 'Requests/sec')),
+    p50Ms: ms(grab(/^\s+50%\s+(\S+)/m, '50th percentile')),
+    p99Ms: ms(grab(/^\s+99%\s+(\S+)/m, '99th percentile')),
+    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
+    socketErrors: socket === null ? 0 : socket.slice(1).reduce((n, s) => n + Number(s), 0)
+  }
+}
+
+export async function runWrk (opts: WrkOptions): Promise<WrkResult> {
+  const args = [`-t${opts.threads ?? 1}`, `-c${opts.connections}`, `-d${opts.seconds}s`, '--latency']
+  if (opts.script !== undefined) args.push('-s', opts.script)
+  args.push(opts.url)
+  if (opts.scriptArgs !== undefined) args.push('--', ...opts.scriptArgs)
+  const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout.setEncoding('utf8').on('data', (s: string) => { out += s })
+  child.stderr.setEncoding('utf8').on('data', (s: string) => { out += s })
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', resolve)
+  })
+  if (code !== 0) throw new Error(`wrk exited with ${String(code)}:\n${out}`)
+  return parseWrk(out)
+}
