@@ -5,6 +5,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { errors } from './errors.js'
 import type { AppliedLimit } from './notes.js'
+import { emailKey } from './users.js'
 
 export interface RateLimitStore {
   /** Adds `by` (0 to only read) to the counter of `key` in a window of `windowSeconds`; returns the count and reset time (Unix seconds). */
@@ -76,18 +77,22 @@ export class RateLimiter {
     if (over !== undefined) throw errors.rateLimited(Math.max(1, Math.ceil(over.reset - Date.now() / 1000)))
   }
 
-  /** Before checking a password or key: 429 when `username` already failed too often. */
+  /**
+   * Before checking a password or key: 429 when `username` already failed too often.
+   * Counted by the same key the user look-up uses, so spacing or letter case
+   * cannot buy a fresh set of attempts.
+   */
   async assertAuthAllowed (username: string): Promise<void> {
     if (!this.enabled) return
     const rule = RULES.authFailures
-    const w = await this.store.hit(`${rule.domain}:${username.toLowerCase()}`, rule.windowSeconds, 0)
+    const w = await this.store.hit(`${rule.domain}:${emailKey(username)}`, rule.windowSeconds, 0)
     if (w.count >= rule.limit) throw errors.rateLimited(Math.max(1, Math.ceil(w.reset - Date.now() / 1000)))
   }
 
   async recordAuthFailure (username: string): Promise<void> {
     if (!this.enabled) return
     const rule = RULES.authFailures
-    await this.store.hit(`${rule.domain}:${username.toLowerCase()}`, rule.windowSeconds, 1)
+    await this.store.hit(`${rule.domain}:${emailKey(username)}`, rule.windowSeconds, 1)
   }
 }
 
