@@ -1,6 +1,7 @@
 // Configuration from the environment (SPEC §1), validated once at boot.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
+import { isIP } from 'node:net'
 
 export interface Config {
   host: string
@@ -28,6 +29,7 @@ export class ConfigError extends Error {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 const EMAIL = /^[^\s@]+@[^\s@]+$/
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
 
 type Env = Record<string, string | undefined>
 
@@ -48,6 +50,8 @@ function int (env: Env, name: string, fallback: number, min: number, max: number
 /** Reads and checks every variable of SPEC §1; throws ConfigError naming the first bad one. */
 export function loadConfig (env: Env = process.env): Config {
   const host = str(env, 'HOST') ?? '127.0.0.1'
+  // Caught here, a typo names HOST; caught by listen(), it is a bare getaddrinfo error.
+  if (isIP(host) === 0 && !HOSTNAME.test(host)) throw new ConfigError('HOST', `must be an IP address or a host name (got "${host}")`)
   const port = int(env, 'PORT', 9991, 0, 65535)
 
   const databaseUrl = str(env, 'DATABASE_URL')

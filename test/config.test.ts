@@ -1,0 +1,121 @@
+// Configuration (SPEC §1): loadConfig's defaults, and a bad value stops the start naming its variable.
+import t from 'tap'
+import { ConfigError, loadConfig } from '../plugins/app/config.js'
+
+t.test('every variable has its documented default', async (t) => {
+  t.same(loadConfig({}), {
+    host: '127.0.0.1',
+    port: 9991,
+    dataDir: './data',
+    databaseUrl: undefined,
+    redisUrl: undefined,
+    adminEmail: undefined,
+    adminPassword: undefined,
+    realmName: 'Parley',
+    externalUrl: 'http://127.0.0.1:9991',
+    rateLimit: true,
+    heartbeatSeconds: 50,
+    queueTimeoutSeconds: 600,
+    logLevel: 'info'
+  })
+})
+
+t.test('an empty variable counts as unset', async (t) => {
+  t.match(loadConfig({ PORT: '', HOST: '', LOG_LEVEL: '', PARLEY_RATE_LIMIT: '' }), { port: 9991, host: '127.0.0.1', logLevel: 'info', rateLimit: true })
+})
+
+t.test('good values are read', async (t) => {
+  t.same(loadConfig({
+    HOST: '0.0.0.0',
+    PORT: '0',
+    PARLEY_DATA_DIR: '/var/lib/parley',
+    PARLEY_ADMIN_EMAIL: 'boss@example.com',
+    PARLEY_ADMIN_PASSWORD: 'long-enough',
+    PARLEY_REALM_NAME: 'Acme',
+    PARLEY_EXTERNAL_URL: 'https://chat.example.com/',
+    PARLEY_RATE_LIMIT: 'OFF',
+    PARLEY_HEARTBEAT_SECONDS: '5',
+    PARLEY_QUEUE_TIMEOUT_SECONDS: '60',
+    LOG_LEVEL: 'DEBUG'
+  }), {
+    host: '0.0.0.0',
+    port: 0,
+    dataDir: '/var/lib/parley',
+    databaseUrl: undefined,
+    redisUrl: undefined,
+    adminEmail: 'boss@example.com',
+    adminPassword: 'long-enough',
+    realmName: 'Acme',
+    externalUrl: 'https://chat.example.com',
+    rateLimit: false,
+    heartbeatSeconds: 5,
+    queueTimeoutSeconds: 60,
+    logLevel: 'debug'
+  })
+})
+
+t.test('the derived external URL follows HOST and PORT', async (t) => {
+  t.equal(loadConfig({ HOST: '0.0.0.0', PORT: '8080' }).externalUrl, 'http://localhost:8080')
+  t.equal(loadConfig({ HOST: '::1', PORT: '8080' }).externalUrl, 'http://[::1]:8080')
+  t.equal(loadConfig({ HOST: 'chat.internal' }).externalUrl, 'http://chat.internal:9991')
+})
+
+t.test('HOST accepts IP addresses and host names', async (t) => {
+  for (const host of ['127.0.0.1', '::', '::1', 'localhost', 'chat.example.com', 'my-host']) {
+    t.equal(loadConfig({ HOST: host }).host, host, host)
+  }
+})
+
+/** Asserts that `env` is refused with a ConfigError naming `variable`. */
+function refuses (t: Pick<typeof import('tap').default, 'fail' | 'equal' | 'ok'>, env: Record<string, string>, variable: string): void {
+  const what = JSON.stringify(env)
+  let err: unknown
+  try {
+    loadConfig(env)
+  } catch (e) {
+    err = e
+  }
+  if (!(err instanceof ConfigError)) {
+    t.fail(`${what} is refused with a ConfigError`)
+    return
+  }
+  t.equal(err.variable, variable, what)
+  t.ok(err.message.startsWith(`${variable}: `), `${what}: message "${err.message}" names ${variable}`)
+}
+
+t.test('a bad value is a ConfigError whose message names the variable', async (t) => {
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ PORT: 'abc' }, 'PORT'],
+    [{ PORT: '-1' }, 'PORT'],
+    [{ PORT: '65536' }, 'PORT'],
+    [{ PORT: '80.5' }, 'PORT'],
+    [{ HOST: 'not a host' }, 'HOST'],
+    [{ HOST: 'http://example.com' }, 'HOST'],
+    [{ HOST: 'bad_host!' }, 'HOST'],
+    [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL'],
+    [{ PARLEY_RATE_LIMIT: 'yes' }, 'PARLEY_RATE_LIMIT'],
+    [{ PARLEY_RATE_LIMIT: '1' }, 'PARLEY_RATE_LIMIT'],
+    [{ PARLEY_HEARTBEAT_SECONDS: '0' }, 'PARLEY_HEARTBEAT_SECONDS'],
+    [{ PARLEY_HEARTBEAT_SECONDS: 'soon' }, 'PARLEY_HEARTBEAT_SECONDS'],
+    [{ PARLEY_HEARTBEAT_SECONDS: '3601' }, 'PARLEY_HEARTBEAT_SECONDS'],
+    [{ PARLEY_QUEUE_TIMEOUT_SECONDS: '0' }, 'PARLEY_QUEUE_TIMEOUT_SECONDS'],
+    [{ PARLEY_EXTERNAL_URL: 'not a url' }, 'PARLEY_EXTERNAL_URL'],
+    [{ PARLEY_EXTERNAL_URL: 'ftp://example.com' }, 'PARLEY_EXTERNAL_URL'],
+    [{ PARLEY_ADMIN_EMAIL: 'boss@example.com' }, 'PARLEY_ADMIN_PASSWORD'],
+    [{ PARLEY_ADMIN_PASSWORD: 'long-enough' }, 'PARLEY_ADMIN_EMAIL'],
+    [{ PARLEY_ADMIN_EMAIL: 'not-an-email', PARLEY_ADMIN_PASSWORD: 'long-enough' }, 'PARLEY_ADMIN_EMAIL'],
+    [{ PARLEY_ADMIN_EMAIL: 'boss@example.com', PARLEY_ADMIN_PASSWORD: 'short' }, 'PARLEY_ADMIN_PASSWORD']
+  ]
+  for (const [env, variable] of cases) refuses(t, env, variable)
+})
+
+t.test('DATABASE_URL and REDIS_URL are refused for now, with a message naming them', async (t) => {
+  for (const [env, variable] of [
+    [{ DATABASE_URL: 'postgres://parley@localhost/parley' }, 'DATABASE_URL'],
+    [{ DATABASE_URL: 'mysql://localhost/parley' }, 'DATABASE_URL'],
+    [{ REDIS_URL: 'redis://localhost:6379' }, 'REDIS_URL'],
+    [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL']
+  ] as Array<[Record<string, string>, string]>) refuses(t, env, variable)
+  t.throws(() => loadConfig({ DATABASE_URL: 'postgres://localhost/parley' }), { message: /not built yet/ })
+  t.throws(() => loadConfig({ REDIS_URL: 'redis://localhost' }), { message: /not built yet/ })
+})
