@@ -105,6 +105,8 @@ function fromFastify (err: FastifyError, contentType: string): ParleyError | und
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return errors.invalidJson(err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'Empty JSON body' : 'Malformed JSON')
+    case 'FST_INVALID_JSON_FIELD_ERROR':
+      return errors.invalidJson('Malformed JSON in a multipart field')
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
     case 'FST_REQ_FILE_TOO_LARGE':
     case 'FST_FILES_LIMIT':
@@ -136,8 +138,9 @@ function fromFastify (err: FastifyError, contentType: string): ParleyError | und
 }
 
 export function toParleyError (err: unknown, contentType = ''): ParleyError | undefined {
+  // A bare SyntaxError is not mapped: body parsers wrap theirs in coded errors, so
+  // one reaching here is our own bug (a stored JSON that fails to parse): a 500.
   if (err instanceof ParleyError) return err
-  if (err instanceof SyntaxError) return errors.invalidJson()
   if (typeof err === 'object' && err !== null) return fromFastify(err as FastifyError, contentType)
   return undefined
 }
