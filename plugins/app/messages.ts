@@ -146,11 +146,11 @@ export class MessageStore {
   }
 
   /** One message the user may read; anything else is 404 (no existence leak). */
-  async getVisible (user: User, id: number, db: Db = this.db): Promise<Message & { dm_group_id: number | null }> {
+  async getVisible (user: User, id: number, db: Db = this.db): Promise<Message> {
     const row = await selectMessages(db).where('messages.id', '=', id).where(readableBy(user.user_id)).executeTakeFirst()
     if (row === undefined) throw errors.notFound('Invalid message(s)')
     const [m] = await this.toMessages(db, [row])
-    return { ...m as Message, dm_group_id: row.dm_group_id }
+    return m as Message
   }
 
   /** Who receives a message's events: the stream's subscribers plus the sender, or the conversation. */
@@ -279,8 +279,7 @@ export class MessageStore {
         search_text: searchText(newTopic, newMarkdown),
         last_edit_timestamp: t
       }).where('id', '=', id).execute()
-      const { dm_group_id: _, ...plain } = m
-      const message: Message = { ...plain, topic: newTopic, content: html ?? m.content, content_markdown: newMarkdown, last_edit_timestamp: t }
+      const message: Message = { ...m, topic: newTopic, content: html ?? m.content, content_markdown: newMarkdown, last_edit_timestamp: t }
       return { message, audience: await this.audienceOf(message, trx) }
     })
     const event: Record<string, unknown> = { type: 'update_message', message_id: id, edit_timestamp: t, user_id: actor.user_id }

@@ -1,4 +1,88 @@
-// Placeholder: the messages resources (issue 3) replace this file.
-import type { Resource } from '../../plugins/app/rest.js'
+// Messages: /messages (send, read a page through a narrow) and /messages/{message_id} (SPEC §6).
+import { Type } from 'typebox'
+import { resource, verb, type Resource } from '../../plugins/app/rest.js'
+import { CONTENT_MAX, NUM_MAX, TOPIC_MAX } from '../../plugins/app/messages.js'
+import { Empty, MessageId, MessageSchema, NarrowSchema } from './schemas.js'
 
-export const messagesResources: Resource[] = []
+const Content = Type.String({ minLength: 1, maxLength: CONTENT_MAX * 2, description: `Markdown, at most ${CONTENT_MAX} characters` })
+const Topic = Type.String({ maxLength: TOPIC_MAX * 2, description: `At most ${TOPIC_MAX} characters` })
+const Count = Type.Integer({ minimum: 0, maximum: NUM_MAX })
+
+export const messages = resource('/messages', {
+  GET: verb({
+    summary: 'Get messages',
+    description: 'A page of the messages the caller may read around `anchor` (a message id, `newest`, `oldest`; `first_unread` reads as `newest`), filtered by `narrow`: up to `num_before` older, the anchor itself, up to `num_after` newer, oldest first. `found_anchor` says whether the anchor message is included; `found_oldest`/`found_newest` whether the page reaches the first/last matching message.',
+    params: Type.Object({
+      anchor: Type.Union([Type.Integer(), Type.Literal('newest'), Type.Literal('oldest'), Type.Literal('first_unread')], { default: 'newest' }),
+      num_before: Count,
+      num_after: Count,
+      narrow: Type.Optional(NarrowSchema)
+    }),
+    response: Type.Object({
+      messages: Type.Array(MessageSchema),
+      found_anchor: Type.Boolean(),
+      found_newest: Type.Boolean(),
+      found_oldest: Type.Boolean()
+    }),
+    handler: async ({ app, params, user }) => {
+      const anchor = params.anchor === 'first_unread' ? 'newest' : params.anchor
+      return await app.messages.fetchPage(user, anchor, params.num_before, params.num_after, params.narrow ?? [])
+    }
+  }),
+  POST: verb({
+    summary: 'Send a message',
+    description: 'Sends a message to a stream (`to`: its id or name; `topic` required) or a direct message (`to`: a list of user ids or emails). `content` is Markdown, rendered to safe HTML. Not idempotent: a repeat is a second message. A stream the caller may not see is 404; an unknown recipient is 400 naming `to`.',
+    params: Type.Object({
+      type: Type.Union([Type.Literal('stream'), Type.Literal('direct'), Type.Literal('channel'), Type.Literal('private')], {
+        description: '`channel` and `private` are Zulip\'s other names for `stream` and `direct`'
+      }),
+      to: Type.Union([Type.Integer(), Type.String(), Type.Array(Type.Union([Type.Integer(), Type.String()]), { maxItems: 1000 })]),
+      topic: Type.Optional(Topic),
+      content: Content
+    }),
+    response: Type.Object({ id: Type.Integer() }),
+    handler: async ({ app, params, user, request }) => {
+      const type = params.type === 'channel' ? 'stream' : params.type === 'private' ? 'direct' : params.type
+      const sent = await app.messages.doSendMessage(user, {
+        type, to: params.to, topic: params.topic, content: params.content, client: request.notes.client
+      })
+      return { id: sent.id }
+    }
+  })
+})
+
+export const message = resource('/messages/:message_id', {
+  GET: verb({
+    summary: 'Get a message',
+    description: 'One message the caller may read; any other id is 404.',
+    params: Type.Object({ message_id: MessageId }),
+    response: Type.Object({ message: MessageSchema }),
+    handler: async ({ app, params, user }) => ({ message: await app.messages.getVisible(user, params.message_id) })
+  }),
+  PATCH: verb({
+    summary: 'Edit a message',
+    description: 'Changes `content` and/or `topic` (stream messages only) of a message (its sender, or an administrator; 403 for others who can read it). Sets `last_edit_timestamp`. The same edit twice succeeds twice.',
+    params: Type.Object({
+      message_id: MessageId,
+      content: Type.Optional(Content),
+      topic: Type.Optional(Topic)
+    }),
+    response: Empty,
+    handler: async ({ app, params, user }) => {
+      await app.messages.doUpdateMessage(user, params.message_id, { content: params.content, topic: params.topic })
+      return {}
+    }
+  }),
+  DELETE: verb({
+    summary: 'Delete a message',
+    description: 'Deletes a message for everyone (its sender, or an administrator; 403 for others who can read it). The message is gone: a second DELETE is 404.',
+    params: Type.Object({ message_id: MessageId }),
+    response: Empty,
+    handler: async ({ app, params, user }) => {
+      await app.messages.doDeleteMessage(user, params.message_id)
+      return {}
+    }
+  })
+})
+
+export const messagesResources: Resource[] = [messages, message]

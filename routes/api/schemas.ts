@@ -21,3 +21,51 @@ export const Empty = Type.Object({})
 
 export const UserId = Type.Integer({ minimum: 1, description: 'A user id' })
 export const FullName = Type.String({ minLength: 1, maxLength: 100 })
+
+export const StreamId = Type.Integer({ minimum: 1, description: 'A stream id' })
+export const MessageId = Type.Integer({ minimum: 1, description: 'A message id' })
+
+export const StreamSchema = Type.Object({
+  stream_id: Type.Integer(),
+  name: Type.String(),
+  description: Type.String(),
+  invite_only: Type.Boolean(),
+  date_created: Type.Integer({ description: 'Unix seconds' })
+})
+
+export const DisplayRecipientSchema = Type.Object({
+  id: Type.Integer(),
+  email: Type.String(),
+  full_name: Type.String()
+})
+
+export const MessageSchema = Type.Object({
+  id: Type.Integer(),
+  sender_id: Type.Integer(),
+  sender_email: Type.String(),
+  sender_full_name: Type.String(),
+  type: Type.Union([Type.Literal('stream'), Type.Literal('direct')]),
+  stream_id: Type.Optional(Type.Integer({ description: 'Stream messages only' })),
+  display_recipient: Type.Union([Type.String(), Type.Array(DisplayRecipientSchema)], {
+    description: 'The stream name, or every participant of a direct message (sender included)'
+  }),
+  topic: Type.String({ description: 'Empty for direct messages' }),
+  content: Type.String({ description: 'Rendered HTML' }),
+  content_markdown: Type.String({ description: 'The Markdown source' }),
+  timestamp: Type.Integer({ description: 'Unix seconds' }),
+  last_edit_timestamp: Type.Union([Type.Integer(), Type.Null()], { description: 'Unix seconds; null until edited' }),
+  client: Type.String()
+})
+
+const NarrowOperand = Type.Union([Type.Integer(), Type.String(), Type.Array(Type.Union([Type.Integer(), Type.String()]))])
+
+/** `[{operator, operand, negated?}]` or `[[operator, operand]]` (SPEC §6), as GET /messages and POST /register take it. */
+export const NarrowSchema = Type.Array(Type.Union([
+  Type.Object({ operator: Type.String(), operand: NarrowOperand, negated: Type.Optional(Type.Boolean()) }),
+  Type.Tuple([Type.String(), NarrowOperand])
+]), { description: 'Operators: stream (id or name), topic, sender (id or email), dm (user ids or emails), search (words)' })
+
+export const PresenceSchema = Type.Object({
+  status: Type.Union([Type.Literal('active'), Type.Literal('idle')]),
+  timestamp: Type.Integer({ description: 'Unix seconds' })
+})
