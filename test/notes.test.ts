@@ -1,0 +1,122 @@
+// Request notes and the access log (SPEC §5): one structured line per request, client and requester, no secrets.
+import t from 'tap'
+import type { InjectOptions, LightMyRequestResponse } from 'fastify'
+import { parseUserAgent } from '../plugins/app/notes.js'
+import { basic, build } from './helper.js'
+
+interface LogLine { level: number, msg: string, reqId?: string, [field: string]: unknown }
+
+const written: string[] = []
+const stream = { write (s: string): void { written.push(s) } }
+const { app, owner, createUser } = await build(t, {}, { level: 'info', stream })
+
+/**
+ * Sends one request and returns every log line it caused. The access line is
+ * written in onResponse, which may run just after inject resolves, so wait
+ * (by event-loop turns, not by time) until it is there.
+ */
+async function logged (opts: InjectOptions): Promise<{ res: LightMyRequestResponse, lines: LogLine[], raw: string }> {
+  written.length = 0
+  const res = await app.inject(opts)
+  for (let i = 0; i < 100 && !written.some((s) => s.includes('"responseTime"')); i++) {
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  // A few more turns so a stray second line would be caught too.
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
+  return { res, lines: written.map((s) => JSON.parse(s) as LogLine), raw: written.join('') }
+}
+
+t.test('one request writes exactly one access line with method, statusCode, responseTime and requester', async (t) => {
+  const { res, lines } = await logged({ method: 'GET', url: '/api/v1/users/me', headers: { authorization: owner.auth, 'user-agent': 'curl/8.0' } })
+  t.equal(res.statusCode, 200)
+  t.equal(lines.length, 1)
+  const line = lines[0]!
+  t.match(line.msg, new RegExp(`^GET 200 \\d+ms /api/v1/users/me \\(${owner.id} via curl/8\\.0\\)$`))
+  t.match(line, {
+    level: 30,
+    method: 'GET',
+    statusCode: 200,
+    responseTime: Number,
+    requester: owner.id,
+    client: 'curl',
+    reqId: String
+  })
+  t.ok(Number.isInteger(line.responseTime) && (line.responseTime as number) >= 0)
+})
+
+t.test('the client parameter overrides the User-Agent', async (t) => {
+  const { res, lines } = await logged({ method: 'GET', url: '/api/v1/users/me?client=ZulipMobile', headers: { authorization: owner.auth, 'user-agent': 'curl/8.0' } })
+  t.equal(res.statusCode, 200)
+  t.notOk('ignored_parameters_unsupported' in JSON.parse(res.payload).data, 'client is consumed, not ignored')
+  t.equal(lines.length, 1)
+  t.match(lines[0]!.msg, new RegExp(`^GET 200 \\d+ms /api/v1/users/me \\(${owner.id} via ZulipMobile\\)$`))
+  t.equal(lines[0]!.client, 'ZulipMobile')
+})
+
+t.test('the client parameter in a form body overrides the User-Agent', async (t) => {
+  const u = await createUser('notes-body@example.com')
+  const { res, lines } = await logged({
+    method: 'PATCH',
+    url: `/api/v1/users/${u.id}`,
+    headers: { authorization: u.auth, 'user-agent': 'curl/8.0', 'content-type': 'application/x-www-form-urlencoded' },
+    payload: 'full_name=Body&client=website'
+  })
+  t.equal(res.statusCode, 200)
+  t.equal(lines.length, 1)
+  t.match(lines[0]!.msg, new RegExp(`^PATCH 200 \\d+ms /api/v1/users/${u.id} \\(${u.id} via website\\)$`))
+})
+
+t.test('a User-Agent "ZulipMobile/27.1 (Android)" is logged as via ZulipMobile/27.1', async (t) => {
+  const { lines } = await logged({ method: 'GET', url: '/api/v1/users', headers: { authorization: owner.auth, 'user-agent': 'ZulipMobile/27.1 (Android 14)' } })
+  t.equal(lines.length, 1)
+  t.match(lines[0]!.msg, new RegExp(`^GET 200 \\d+ms /api/v1/users \\(${owner.id} via ZulipMobile/27\\.1\\)$`))
+})
+
+t.test('an unauthenticated request is logged as unauth', async (t) => {
+  const anon = await logged({ method: 'GET', url: '/api/v1/server_settings', headers: { 'user-agent': 'curl/8.0' } })
+  t.equal(anon.res.statusCode, 200)
+  t.equal(anon.lines.length, 1)
+  t.match(anon.lines[0]!.msg, /^GET 200 \d+ms \/api\/v1\/server_settings \(unauth via curl\/8\.0\)$/)
+  t.equal(anon.lines[0]!.requester, 'unauth')
+
+  // An empty User-Agent (inject sends its own by default) is logged as Unspecified.
+  const refused = await logged({ method: 'GET', url: '/api/v1/users/me', headers: { 'user-agent': '' } })
+  t.equal(refused.res.statusCode, 401)
+  t.equal(refused.lines.length, 1)
+  t.match(refused.lines[0]!.msg, /^GET 401 \d+ms \/api\/v1\/users\/me \(unauth via Unspecified\)$/)
+  t.match(refused.lines[0], { statusCode: 401, requester: 'unauth' })
+})
+
+t.test('an api_key in the query string never reaches the log', async (t) => {
+  const secret = 'Zq7SecretKeyThatMustNotBeLogged1'
+  const known = await logged({ method: 'GET', url: `/api/v1/users/me?api_key=${secret}`, headers: { authorization: owner.auth, 'user-agent': 'curl/8.0' } })
+  t.equal(known.res.statusCode, 200)
+  t.equal(known.lines.length, 1)
+  t.match(known.lines[0]!.msg, new RegExp(`^GET 200 \\d+ms /api/v1/users/me \\(${owner.id} via curl/8\\.0\\)$`))
+  t.notOk(known.raw.includes(secret))
+
+  // A path no route declares (an unknown webhook) is logged from the raw URL: still without its query.
+  const unknown = await logged({ method: 'POST', url: `/api/v1/external/no-such-integration?api_key=${secret}&stream=x`, payload: {} })
+  t.equal(unknown.res.statusCode, 404)
+  t.equal(unknown.lines.length, 1)
+  t.match(unknown.lines[0]!.msg, /^POST 404 \d+ms \/api\/v1\/external\/no-such-integration \(unauth via /)
+  t.notOk(unknown.raw.includes(secret))
+  t.notOk(unknown.raw.includes('api_key='))
+})
+
+t.test('a bot is logged by its own user id', async (t) => {
+  const made = await app.inject({ method: 'POST', url: '/api/v1/bots', headers: { authorization: owner.auth }, payload: { full_name: 'Logger', short_name: 'logger' } })
+  const bot = JSON.parse(made.payload).data
+  const { lines } = await logged({ method: 'GET', url: '/api/v1/users/me', headers: { authorization: basic(bot.email, bot.api_key), 'user-agent': 'ZulipPython/0.9' } })
+  t.equal(lines.length, 1)
+  t.match(lines[0]!.msg, new RegExp(`\\(${String(bot.user_id)} via ZulipPython/0\\.9\\)$`))
+})
+
+t.test('parseUserAgent reads name and version', async (t) => {
+  t.same(parseUserAgent('ZulipMobile/27.1 (Android 14)'), ['ZulipMobile', '27.1'])
+  t.same(parseUserAgent('curl/8.0'), ['curl', '8.0'])
+  t.same(parseUserAgent('Mozilla/5.0 (X11; Linux x86_64)'), ['Mozilla', '5.0'])
+  t.same(parseUserAgent('bare'), ['bare', ''])
+  t.same(parseUserAgent(''), ['Unspecified', ''])
+  t.same(parseUserAgent(undefined), ['Unspecified', ''])
+})
