@@ -94,10 +94,11 @@ export function narrowWhere (filters: NarrowFilter[]) {
     const parts: Array<Expression<SqlBool>> = filters.map((f) => {
       let e: Expression<SqlBool>
       switch (f.op) {
-        case 'stream': e = eb('messages.stream_id', '=', f.streamId); break
+        // Nullable columns are tested for null first: NOT (NULL = x) is NULL, which would drop rows from a negated term.
+        case 'stream': e = eb.and([eb('messages.stream_id', 'is not', null), eb('messages.stream_id', '=', f.streamId)]); break
         case 'topic': e = eb.and([eb('messages.type', '=', 'stream'), eb('messages.topic_key', '=', f.topicKey)]); break
         case 'sender': e = eb('messages.sender_id', '=', f.userId); break
-        case 'dm': e = f.groupId === null ? sql<SqlBool>`1 = 0` : eb('messages.dm_group_id', '=', f.groupId); break
+        case 'dm': e = f.groupId === null ? sql<SqlBool>`1 = 0` : eb.and([eb('messages.dm_group_id', 'is not', null), eb('messages.dm_group_id', '=', f.groupId)]); break
         case 'search': e = eb.and(f.words.map((w) => sql<SqlBool>`${sql.ref('messages.search_text')} like ${likePattern(w)} escape '\\'`)); break
       }
       return f.negated ? eb.not(e) : e
