@@ -10,6 +10,8 @@ export interface Server {
   name: string
   url: string
   pid: number
+  /** Date.now() when the child was spawned (a CPU profile's clock starts about then). */
+  spawnedAt: number
   /** Where the child's stdout (for Parley: the pino log, access lines included) goes. */
   logFile: string
   /** SIGINT, then waits for the exit (a CPU profile is written on the way out). */
@@ -41,6 +43,7 @@ async function startChild (spec: ChildSpec): Promise<Server> {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: spec.dir, ...spec.env },
     stdio: ['ignore', out, err]
   })
+  const spawnedAt = Date.now()
   closeSync(out)
   closeSync(err)
   let exited: number | null | undefined
@@ -64,6 +67,7 @@ async function startChild (spec: ChildSpec): Promise<Server> {
     name: spec.name,
     url,
     pid: child.pid as number,
+    spawnedAt,
     logFile,
     stop: async () => {
       if (exited !== undefined) return
@@ -107,11 +111,12 @@ export async function startParley (o: ParleyOptions): Promise<Server> {
 }
 
 /** The bare Fastify app of baseline-server.ts, answering `path` with the JSON text in `payloadFile`. */
-export async function startBaseline (o: { name: string, dir: string, payloadFile: string, path: string }): Promise<Server> {
+export async function startBaseline (o: { name: string, dir: string, payloadFile: string, path: string, nodeArgs?: string[] }): Promise<Server> {
   return await startChild({
     name: o.name,
     script: join(dist, 'bench', 'baseline-server.js'),
     args: [o.payloadFile, o.path],
+    nodeArgs: o.nodeArgs ?? [],
     dir: o.dir,
     env: {},
     urlPattern: /^listening (http:\/\/\S+)$/m

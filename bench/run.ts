@@ -3,7 +3,7 @@
 // --connections C --profile --keep, and benchmark names to run only those.
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
-import { cpus, tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -59,7 +59,10 @@ const seconds = positive('seconds', values.seconds)
 const warmupSeconds = positive('warmup', values.warmup)
 const connections = positive('connections', values.connections)
 console.log(`Parley benchmarks on ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}, ${wrkVersion.trim()}`)
-console.log(`wrk -t1 -c${connections}, warm-up ${warmupSeconds} s, then ${rounds} rounds of ${seconds} s per contender, alternating\n`)
+console.log(`wrk -t1 -c${connections}, warm-up ${warmupSeconds} s, then ${rounds} rounds of ${seconds} s per contender, alternating`)
+// Figures from a busy machine are not comparable with a quiet one's: show how busy it was.
+const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ')
+console.log(`load average before: ${load()}\n`)
 
 const rows: Row[] = []
 let failed = false
@@ -84,5 +87,6 @@ for (const r of rows) {
   const ratio = r.ratio === undefined ? '     ' : `${r.ratio.toFixed(2)}×`
   console.log(`${`${r.benchmark} / ${r.contender}`.padEnd(width)}  ${fmtRps(r.rps)}  ${fmtMs(r.p99Ms)}  ${ratio}${r.warning === '' ? '' : `  INVALID: ${r.warning}`}`)
 }
+console.log(`\nload average after: ${load()}`)
 // Exit explicitly: a benchmark may leave an idle handle (a sweeper timer) behind.
 process.exit(failed ? 1 : 0)

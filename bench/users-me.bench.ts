@@ -4,15 +4,14 @@
 // why the keys of many seeded users are rotated instead of switching limits off.
 import Fastify from 'fastify'
 import fp from 'fastify-plugin'
-import { cpSync, createReadStream, readdirSync, writeFileSync } from 'node:fs'
+import { cpSync, createReadStream, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import parley, { serverOptions } from '../app.js'
 import { loadConfig } from '../plugins/app/config.js'
 import { RULES } from '../plugins/app/ratelimit.js'
 import { startBaseline, startParley, type Server } from './children.js'
-import { summarizeProfile } from './cpuprofile.js'
+import { printProfiles, profiledRun } from './cpuprofile.js'
 import { alternate, summarize, type Benchmark, type BenchOptions, type Row } from './harness.js'
-import { runWrk } from './wrk.js'
 
 const PATH = '/api/v1/users/me'
 const ADMIN_EMAIL = 'owner@example.com'
@@ -116,32 +115,25 @@ async function countLines (file: string, needle: string): Promise<number> {
   return n
 }
 
-async function profileRound (opts: BenchOptions, dataDir: string, script: string, keyCount: number): Promise<void> {
-  const profDir = join(opts.dir, 'cpu-profile')
-  const server = await startParley({
+/** One more round each for Parley and the baseline under --cpu-prof, each in a fresh process (so with fresh rate-limit counters). */
+async function profileRound (opts: BenchOptions, dataDir: string, payloadFile: string, script: string, keyCount: number): Promise<void> {
+  const wrk = { path: PATH, seconds: opts.seconds, connections: opts.connections, script, scriptArgs: ['0', String(keyCount)] }
+  const parleyRun = await profiledRun('parley', opts.dir, async (nodeArgs) => await startParley({
     name: 'parley-profiled',
     dir: opts.dir,
     dataDir,
     adminEmail: ADMIN_EMAIL,
     adminPassword: ADMIN_PASSWORD,
     rateLimit: true,
-    nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`]
-  })
-  let r
-  try {
-    // A fresh process has fresh counters: the first keys are unused there.
-    r = await runWrk({ url: server.url + PATH, seconds: opts.seconds, connections: opts.connections, script, scriptArgs: ['0', String(keyCount)] })
-  } finally {
-    await server.stop()
+    nodeArgs
+  }), wrk)
+  const bareRun = await profiledRun('bare fastify', opts.dir, async (nodeArgs) => await startBaseline({
+    name: 'bare-fastify-profiled', dir: opts.dir, payloadFile, path: PATH, nodeArgs
+  }), wrk)
+  for (const r of [parleyRun, bareRun]) {
+    opts.log(`  profiled ${r.label}: ${Math.round(r.result.rps)} req/s, ${r.result.non2xx} non-2xx`)
   }
-  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'))
-  if (file === undefined) throw new Error('the profiled server wrote no .cpuprofile')
-  const p = summarizeProfile(join(profDir, file))
-  opts.log(`  profile of one ${opts.seconds} s round under --cpu-prof: ${Math.round(r.rps)} req/s, ${r.non2xx} non-2xx; server busy ${p.busyPercent.toFixed(0)} % of the time`)
-  opts.log('  self time by package:')
-  for (const x of p.packages) opts.log(`    ${x.percent.toFixed(1).padStart(5)} %  ${x.name}`)
-  opts.log('  top self-time functions:')
-  for (const x of p.functions) opts.log(`    ${x.percent.toFixed(1).padStart(5)} %  ${x.name}  ${x.where}`)
+  printProfiles(opts.log, [parleyRun, bareRun])
 }
 
 const usersMe: Benchmark = {
@@ -212,7 +204,7 @@ const usersMe: Benchmark = {
           parleyRow.warning = [parleyRow.warning, 'access log incomplete'].filter((w) => w !== '').join(', ')
         }
       }
-      if (opts.profile) await profileRound(opts, join(opts.dir, 'data-profiled'), script, blockStart(1) + (blockSizes[1] ?? 0))
+      if (opts.profile) await profileRound(opts, join(opts.dir, 'data-profiled'), payloadFile, script, blockStart(1) + (blockSizes[1] ?? 0))
       return rows
     } finally {
       await Promise.all(servers.map(async (s) => { await s.stop() }))

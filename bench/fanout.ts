@@ -1,0 +1,227 @@
+// Fan-out benchmark (issue 3, 8c): N long-polls held on a stream N users subscribe to, one
+// message sent; time until the last poll is answered, and the server's RSS while holding.
+// Run: `npx tsx bench/fanout.ts [N…]` or `node dist/bench/fanout.js [N…]` (needs `npm run build`).
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import http from 'node:http'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { migrate, openDatabase } from '../plugins/app/db.js'
+import { generateApiKey } from '../plugins/app/users.js'
+
+export interface FanoutResult {
+  n: number
+  /** From sending POST /messages to the end of the last poll's answer. */
+  lastMs: number
+  p50Ms: number
+  /** The POST /messages round trip (its answer races the polls'). */
+  sendMs: number
+  /** Server VmRSS with every poll held, before the message. */
+  rssMiB: number
+  answered: number
+}
+
+interface Seeded { auth: string[], senderAuth: string }
+
+const here = dirname(fileURLToPath(import.meta.url))
+
+function serverScript (): string {
+  // Compiled: dist/bench/fanout.js → dist/server.js; from source under tsx: bench/ → dist/server.js.
+  const candidates = [join(here, '..', 'server.js'), join(here, '..', 'dist', 'server.js')]
+  const found = candidates.find((p) => existsSync(p))
+  if (found === undefined) throw new Error('dist/server.js is missing: run `npm run build` first')
+  return found
+}
+
+async function seed (dataDir: string, n: number): Promise<Seeded> {
+  const db = openDatabase(dataDir)
+  try {
+    await migrate(db)
+    const t = Math.floor(Date.now() / 1000)
+    const users = Array.from({ length: n }, (_, i) => {
+      const email = `fan${i}@example.com`
+      return { email, email_key: email, full_name: `Fan ${i}`, role: 'member' as const, is_bot: 0, bot_type: null, bot_owner_id: null, is_active: 1, date_joined: t, api_key: generateApiKey(), password_hash: null }
+    })
+    const ids: number[] = []
+    // SQLite caps the variables of one statement: insert in slices.
+    for (let i = 0; i < users.length; i += 500) {
+      const rows = await db.insertInto('users').values(users.slice(i, i + 500)).returning('id').execute()
+      ids.push(...rows.map((r) => r.id))
+    }
+    const stream = await db.insertInto('streams').values({ name: 'crowd', name_key: 'crowd', description: '', invite_only: 0, is_archived: 0, date_created: t })
+      .returning('id').executeTakeFirstOrThrow()
+    for (let i = 0; i < ids.length; i += 300) {
+      await db.insertInto('subscriptions').values(ids.slice(i, i + 300).map((id) => ({ user_id: id, stream_id: stream.id, date_subscribed: t }))).execute()
+    }
+    const auth = users.map((u) => 'Basic ' + Buffer.from(`${u.email}:${u.api_key}`).toString('base64'))
+    return { auth, senderAuth: auth[0] as string }
+  } finally {
+    await db.destroy()
+  }
+}
+
+interface Child { proc: ChildProcess, port: number, stop: () => Promise<void> }
+
+async function startServer (dir: string, dataDir: string): Promise<Child> {
+  const proc = spawn(process.execPath, [serverScript()], {
+    cwd: dir,
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: dir,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      PARLEY_DATA_DIR: dataDir,
+      PARLEY_RATE_LIMIT: 'off',
+      PARLEY_ADMIN_EMAIL: 'owner@example.com',
+      PARLEY_ADMIN_PASSWORD: 'owner-password',
+      LOG_LEVEL: 'info'
+    },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  const exited = new Promise<void>((resolve) => { proc.on('exit', () => { resolve() }) })
+  // The listening URL is in the log; the log keeps flowing (access lines) and is drained, as a log shipper would.
+  const port = await new Promise<number>((resolve, reject) => {
+    let seen = ''
+    const timer = setTimeout(() => { reject(new Error(`the server did not start:\n${seen.slice(-2000)}`)) }, 30_000)
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.toString('utf8')
+      const m = /"url":"http:\/\/[^"]*:(\d+)"/.exec(seen)
+      if (m !== null) {
+        clearTimeout(timer)
+        proc.stdout?.off('data', onData)
+        proc.stdout?.resume()
+        resolve(Number(m[1]))
+      }
+    }
+    proc.stdout?.on('data', onData)
+    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`the server exited with ${String(code)}:\n${seen.slice(-2000)}`)) })
+  })
+  return {
+    proc,
+    port,
+    stop: async () => {
+      if (proc.exitCode !== null) return
+      proc.kill('SIGINT')
+      await exited
+    }
+  }
+}
+
+function rssMiB (pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return m === null ? NaN : Number(m[1]) / 1024
+}
+
+/** utime + stime of a process in clock ticks: stops growing once the server has taken in every poll. */
+function cpuTicks (pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return Number(fields[11]) + Number(fields[12])
+}
+
+function call (agent: http.Agent, port: number, method: string, path: string, auth: string, body?: string): Promise<{ status: number, text: string, end: number }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: '127.0.0.1',
+      port,
+      method,
+      path,
+      agent,
+      headers: { authorization: auth, ...(body === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) }) }
+    }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => { text += c })
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, text, end: performance.now() }) })
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+async function inBatches<T> (count: number, width: number, fn: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = new Array(count)
+  let next = 0
+  await Promise.all(Array.from({ length: Math.min(width, count) }, async () => {
+    while (next < count) {
+      const i = next++
+      out[i] = await fn(i)
+    }
+  }))
+  return out
+}
+
+/** One measurement: a fresh data dir and server, N users and queues, one message. */
+export async function fanout (n: number, log: (line: string) => void = () => {}): Promise<FanoutResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-fanout-'))
+  const dataDir = join(dir, 'data')
+  const agent = new http.Agent({ keepAlive: true, maxSockets: n + 16 })
+  let server: Child | undefined
+  try {
+    const seeded = await seed(dataDir, n)
+    server = await startServer(dir, dataDir)
+    const { port, proc } = server
+    const pid = proc.pid as number
+    log(`fanout N=${n}: server pid ${pid} on port ${port}; registering ${n} queues`)
+    const queues = await inBatches(n, 64, async (i) => {
+      const res = await call(agent, port, 'POST', '/api/v1/register', seeded.auth[i] as string, 'event_types=%5B%22message%22%5D')
+      if (res.status !== 200) throw new Error(`register ${i}: ${res.status} ${res.text}`)
+      return (JSON.parse(res.text) as { data: { queue_id: string } }).data.queue_id
+    })
+
+    const polls = queues.map(async (q, i) => await call(agent, port, 'GET', `/api/v1/events?queue_id=${q}&last_event_id=-1`, seeded.auth[i] as string))
+    // Held polls answer nothing: wait until the server has been idle a moment, having taken them all in.
+    let before = cpuTicks(pid)
+    for (let idle = 0; idle < 3;) {
+      await sleep(200)
+      const ticks = cpuTicks(pid)
+      idle = ticks === before ? idle + 1 : 0
+      before = ticks
+    }
+    const rss = rssMiB(pid)
+    log(`fanout N=${n}: ${n} polls held, server RSS ${rss.toFixed(1)} MiB; sending one message`)
+
+    const t0 = performance.now()
+    const sent = call(agent, port, 'POST', '/api/v1/messages', seeded.senderAuth, 'type=stream&to=crowd&topic=fanout&content=hello%20everyone')
+    const answers = await Promise.all(polls)
+    const send = await sent
+    if (send.status !== 200) throw new Error(`POST /messages: ${send.status} ${send.text}`)
+    const answered = answers.filter((a) => a.status === 200 && a.text.includes('"type":"message"')).length
+    const times = answers.map((a) => a.end - t0).sort((a, b) => a - b)
+    return {
+      n,
+      lastMs: times[times.length - 1] ?? NaN,
+      p50Ms: times[Math.floor(times.length / 2)] ?? NaN,
+      sendMs: send.end - t0,
+      rssMiB: rss,
+      answered
+    }
+  } finally {
+    agent.destroy()
+    await server?.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** Every size in turn (1,000 and 5,000 by default); callable from bench/run.ts. */
+export async function run (sizes: number[] = [1000, 5000], log: (line: string) => void = (l) => { process.stderr.write(l + '\n') }): Promise<FanoutResult[]> {
+  const results: FanoutResult[] = []
+  for (const n of sizes) results.push(await fanout(n, log))
+  return results
+}
+
+export function report (results: FanoutResult[]): string {
+  const lines = ['N       last poll   p50 poll   POST /messages   RSS held    answered   (targets: 5,000 → last < 300 ms, RSS < 200 MiB)']
+  for (const r of results) {
+    lines.push(`${String(r.n).padEnd(8)}${r.lastMs.toFixed(1).padStart(7)} ms ${r.p50Ms.toFixed(1).padStart(7)} ms ${r.sendMs.toFixed(1).padStart(10)} ms ${r.rssMiB.toFixed(1).padStart(9)} MiB ${String(r.answered).padStart(7)}/${r.n}`)
+  }
+  return lines.join('\n')
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const sizes = process.argv.slice(2).map(Number).filter((x) => Number.isInteger(x) && x > 0)
+  const results = await run(sizes.length > 0 ? sizes : undefined)
+  process.stdout.write(report(results) + '\n')
+}
