@@ -110,3 +110,18 @@ t.test('a bot cannot fetch an API key with a password', async (t) => {
   t.equal(fetch.statusCode, 401)
   t.match(body(fetch), { code: 'UNAUTHORIZED', msg: 'Your username or password is incorrect' })
 })
+
+t.test('a bot or a guest creating a bot gets 403 UNAUTHORIZED_PRINCIPAL and nothing is made', async (t) => {
+  const made = await app.inject({ method: 'POST', url: '/api/v1/bots', headers: { authorization: owner.auth }, payload: { full_name: 'Parent', short_name: 'parent' } })
+  const parent = body(made).data
+  const byBot = await app.inject({ method: 'POST', url: '/api/v1/bots', headers: { authorization: basic(parent.email, parent.api_key) }, payload: { full_name: 'Child', short_name: 'child' } })
+  t.equal(byBot.statusCode, 403)
+  t.same(body(byBot), { result: 'error', msg: 'Bots cannot create bots', code: 'UNAUTHORIZED_PRINCIPAL' })
+  t.equal(await app.users.getRowByEmail('child-bot@localhost'), undefined)
+
+  const guest = await createUser('bots-guest@example.com', 'guest')
+  const byGuest = await app.inject({ method: 'POST', url: '/api/v1/bots', headers: { authorization: guest.auth }, payload: { full_name: 'Guest Bot', short_name: 'guestbot' } })
+  t.equal(byGuest.statusCode, 403)
+  t.same(body(byGuest), { result: 'error', msg: 'Must be an organization member', code: 'UNAUTHORIZED_PRINCIPAL' })
+  t.equal(await app.users.getRowByEmail('guestbot-bot@localhost'), undefined)
+})

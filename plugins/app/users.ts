@@ -198,8 +198,14 @@ export class UserStore {
     return user
   }
 
-  /** do_create_bot: a bot owned by `owner`, email `<short_name>-bot@<domain>`. */
+  /**
+   * do_create_bot: a bot owned by `owner`, email `<short_name>-bot@<domain>`. Guests may
+   * not own bots (as in Zulip), nor may bots: a bot's bot would outlive its owner's
+   * deactivation, which only takes the owner's own bots along.
+   */
   async doCreateBot (owner: User, input: { full_name: string, short_name: string, bot_type: string }): Promise<UserRow> {
+    if (owner.is_bot) throw errors.forbidden('Bots cannot create bots')
+    if (owner.role === 'guest') throw errors.forbidden('Must be an organization member')
     const email = `${input.short_name}-bot@${this.botDomain}`
     const row = await this.db.transaction().execute(async (trx) => {
       const existing = await trx.selectFrom('users').select('id').where('email_key', '=', emailKey(email)).executeTakeFirst()

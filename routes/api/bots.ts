@@ -12,7 +12,7 @@ export const bots = resource('/bots', {
   }),
   POST: verb({
     summary: 'Create a bot',
-    description: 'Creates a bot owned by the caller, with email `<short_name>-bot@<domain>`, and returns its API key.',
+    description: 'Creates a bot owned by the caller, with email `<short_name>-bot@<domain>`, and returns its API key. Bots and guests may not create bots (403).',
     params: Type.Object({
       full_name: FullName,
       short_name: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,39}$', description: 'lowercase letters, digits, - and _' }),
