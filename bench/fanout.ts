@@ -65,7 +65,9 @@ async function seed (dataDir: string, n: number): Promise<Seeded> {
 interface Child { proc: ChildProcess, port: number, stop: () => Promise<void> }
 
 async function startServer (dir: string, dataDir: string): Promise<Child> {
-  const proc = spawn(process.execPath, [serverScript()], {
+  // FANOUT_NODE_ARGS="--cpu-prof" profiles the server (the profile lands in the temp dir; see --keep).
+  const nodeArgs = (process.env.FANOUT_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
+  const proc = spawn(process.execPath, [...nodeArgs, serverScript()], {
     cwd: dir,
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -164,6 +166,10 @@ export async function fanout (n: number, log: (line: string) => void = () => {})
     server = await startServer(dir, dataDir)
     const { port, proc } = server
     const pid = proc.pid as number
+    // A first message warms what runs once per process (markdown-it compiles its linkify patterns on
+    // first use); it goes before any queue exists, so no poll sees it.
+    const warm = await call(agent, port, 'POST', '/api/v1/messages', seeded.senderAuth, 'type=stream&to=crowd&topic=warm-up&content=https%3A%2F%2Fexample.com%20**warm**')
+    if (warm.status !== 200) throw new Error(`POST /messages: ${warm.status} ${warm.text}`)
     log(`fanout N=${n}: server pid ${pid} on port ${port}; registering ${n} queues`)
     const queues = await inBatches(n, 64, async (i) => {
       const res = await call(agent, port, 'POST', '/api/v1/register', seeded.auth[i] as string, 'event_types=%5B%22message%22%5D')
@@ -201,7 +207,8 @@ export async function fanout (n: number, log: (line: string) => void = () => {})
   } finally {
     agent.destroy()
     await server?.stop()
-    rmSync(dir, { recursive: true, force: true })
+    if (process.env.FANOUT_KEEP === '1') log(`fanout N=${n}: kept ${dir}`)
+    else rmSync(dir, { recursive: true, force: true })
   }
 }
 
