@@ -3,7 +3,7 @@ import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { body, build, type TestUser } from './helper.js'
 
-async function call (app: FastifyInstance, who: TestUser, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: Record<string, unknown>): Promise<{ status: number, body: any, headers: Record<string, unknown> }> {
+async function call (app: FastifyInstance, who: TestUser, method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: Record<string, unknown>): Promise<{ status: number, body: any, headers: Record<string, unknown> }> {
   const res = await app.inject({ method, url: `/api/v1${url}`, headers: { authorization: who.auth }, ...(payload === undefined ? {} : { payload }) })
   return { status: res.statusCode, body: body(res), headers: res.headers }
 }
@@ -158,4 +158,37 @@ t.test('a queue idle for PARLEY_QUEUE_TIMEOUT_SECONDS is dropped by the sweep', 
   t.equal(res.status, 400)
   t.same(res.body, { result: 'error', msg: `Bad event queue ID: ${q}`, code: 'BAD_EVENT_QUEUE_ID', queue_id: q })
   t.equal((await call(app, owner, 'GET', `/events?queue_id=${kept}&dont_block=true`)).status, 200, 'its own lifespan keeps a queue longer')
+})
+
+t.test('POST /register returns subscriptions, streams, presences and max_message_id; real actions feed the queue', async (t) => {
+  const { app, owner, createUser } = await build(t)
+  const ann = await createUser('ann@example.com')
+  const created = await call(app, owner, 'PUT', '/streams', { name: 'general', description: 'all', invite_only: false })
+  t.equal(created.status, 200)
+  const streamId = created.body.data.stream_id
+  const secret = await call(app, owner, 'PUT', '/streams', { name: 'secret', description: '', invite_only: true })
+  t.equal(secret.status, 200)
+  await call(app, owner, 'POST', '/users/me/presence', { status: 'active' })
+  const sent = await call(app, owner, 'POST', '/messages', { type: 'stream', to: 'general', topic: 'hi', content: 'first' })
+  t.equal(sent.status, 200)
+
+  const reg = await call(app, ann, 'POST', '/register', {})
+  t.equal(reg.status, 200)
+  const data = reg.body.data
+  t.same(data.subscriptions, [], 'ann is subscribed to nothing yet')
+  t.same(data.streams.map((s: any) => s.name), ['general'], 'the private stream is not listed for ann')
+  t.match(data.presences, { [String(owner.id)]: { status: 'active' } })
+  t.equal(data.max_message_id, sent.body.data.id)
+  t.same(data.realm_users.map((u: any) => u.email).sort(), ['ann@example.com', 'owner@example.com'])
+  const q = data.queue_id
+
+  t.equal((await call(app, ann, 'PUT', `/users/me/subscriptions/${streamId as number}`)).status, 200)
+  const dm = await call(app, owner, 'POST', '/messages', { type: 'direct', to: JSON.stringify([ann.id]), content: 'hello **ann**' })
+  t.equal(dm.status, 200)
+  const inStream = await call(app, owner, 'POST', '/messages', { type: 'stream', to: String(streamId), topic: 'hi', content: 'second' })
+  const events = await pending(app, ann, q)
+  t.match(events.map((e) => e.type), ['subscription', 'message', 'message'])
+  t.match(events[0], { id: 0, op: 'add', subscriptions: [{ name: 'general' }] })
+  t.match(events[1], { id: 1, flags: [], message: { id: dm.body.data.id, type: 'direct', content: '<p>hello <strong>ann</strong></p>' } })
+  t.match(events[2], { id: 2, flags: [], message: { id: inStream.body.data.id, stream_id: streamId } })
 })
