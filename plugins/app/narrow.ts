@@ -1,11 +1,10 @@
-// Narrows (SPEC §6): a list of {operator, operand} terms, resolved once against the
-// database into filters that either become SQL (GET /messages) or match a message in memory (event queues).
+// Narrows (SPEC §6): a list of {operator, operand} terms, resolved against the database
+// into filters that become one SQL condition for GET /messages.
 import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely'
 import type { Database, DB } from './db.js'
 import { errors } from './errors.js'
 import type { StreamStore } from './streams.js'
 import { emailKey, type User } from './users.js'
-import type { Message } from './messages.js'
 
 export type NarrowOperand = string | number | Array<string | number>
 export type NarrowTerm = { operator: string, operand: NarrowOperand, negated?: boolean } | [string, NarrowOperand]
@@ -105,23 +104,4 @@ export function narrowWhere (filters: NarrowFilter[]) {
     })
     return eb.and(parts)
   }
-}
-
-/** Whether a message (as the API shows it) passes the filters: for event queues registered with a narrow. */
-export function matchesNarrow (message: Message, filters: NarrowFilter[]): boolean {
-  return filters.every((f) => {
-    let hit: boolean
-    switch (f.op) {
-      case 'stream': hit = message.stream_id === f.streamId; break
-      case 'topic': hit = message.type === 'stream' && topicKey(message.topic) === f.topicKey; break
-      case 'sender': hit = message.sender_id === f.userId; break
-      case 'dm': hit = Array.isArray(message.display_recipient) && memberKey(message.display_recipient.map((u) => u.id)) === f.memberKey; break
-      case 'search': {
-        const text = searchText(message.topic, message.content_markdown)
-        hit = f.words.every((w) => text.includes(w))
-        break
-      }
-    }
-    return f.negated ? !hit : hit
-  })
 }
