@@ -1,0 +1,146 @@
+// `npm start` as a user runs it (SPEC §1): the compiled server on a real socket, its log, SIGTERM, bad configuration.
+import t from 'tap'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const entry = join(root, 'dist', 'server.js')
+const ADMIN = { email: 'admin@example.com', password: 'admin-password-1' }
+
+/** Newest modification time of the sources `npm run build` compiles into what server.js loads. */
+function newestSource (): number {
+  let newest = 0
+  for (const top of ['app.ts', 'server.ts', 'plugins', 'routes', 'migrations']) {
+    const path = join(root, top)
+    if (!existsSync(path)) continue
+    const files = statSync(path).isDirectory()
+      ? readdirSync(path, { recursive: true }).map((f) => join(path, String(f))).filter((f) => f.endsWith('.ts'))
+      : [path]
+    for (const f of files) newest = Math.max(newest, statSync(f).mtimeMs)
+  }
+  return newest
+}
+
+// `npm start` is `npm run build` then `node dist/server.js`. The full build takes
+// most of a minute on this machine (minutes when busy), so it runs only when dist/
+// is missing or stale, incrementally, with its build info inside dist/ so a deleted
+// dist/ is rebuilt in full.
+t.setTimeout(360_000)
+t.before(() => {
+  if (existsSync(entry) && statSync(entry).mtimeMs >= newestSource()) return
+  // Type errors elsewhere are the typecheck's business: tsc still emits, and this test needs the output.
+  spawnSync(process.execPath, [
+    join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json'),
+    '--incremental', '--tsBuildInfoFile', join(root, 'dist', '.tsbuildinfo')
+  ], { cwd: root, stdio: 'ignore' })
+})
+
+interface Server { child: ChildProcess, stdout: () => string, stderr: () => string, exited: Promise<number | null> }
+
+function startServer (t: Pick<typeof import('tap').t, 'teardown'>, env: Record<string, string>): Server {
+  const dataDir = mkdtempSync(join(tmpdir(), 'parley-server-'))
+  // Its own process group, so teardown can stop the server and anything it started.
+  const child = spawn(process.execPath, [entry], {
+    cwd: dataDir,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? dataDir,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      PARLEY_DATA_DIR: dataDir,
+      PARLEY_ADMIN_EMAIL: ADMIN.email,
+      PARLEY_ADMIN_PASSWORD: ADMIN.password,
+      LOG_LEVEL: 'info',
+      ...env
+    }
+  })
+  let out = ''
+  let err = ''
+  child.stdout?.on('data', (c: Buffer) => { out += c.toString('utf8') })
+  child.stderr?.on('data', (c: Buffer) => { err += c.toString('utf8') })
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      try { process.kill(-child.pid, 'SIGKILL') } catch {}
+      await exited
+    }
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+  return { child, stdout: () => out, stderr: () => err, exited }
+}
+
+/** Waits for the pino line that carries the listening URL. */
+async function listeningUrl (server: Server, timeoutMs = 30_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    for (const line of server.stdout().split('\n')) {
+      if (!line.startsWith('{')) continue
+      const entry = JSON.parse(line)
+      if (typeof entry.url === 'string') return entry.url
+    }
+    if (server.child.exitCode !== null) throw new Error(`server exited early: ${server.stderr()}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(`no listening line in: ${server.stdout()}`)
+}
+
+t.test('npm start runs the build and then dist/server.js', async (t) => {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+  t.equal(pkg.scripts.start, 'node dist/server.js')
+  t.match(pkg.scripts.prestart, /npm run build/)
+  t.ok(existsSync(entry), 'the build produced dist/server.js')
+})
+
+t.test('the started server answers over HTTP, creates the owner from the environment, and exits 0 on SIGTERM', async (t) => {
+  const server = startServer(t, {})
+  const url = await listeningUrl(server)
+  t.match(url, /^http:\/\/127\.0\.0\.1:\d+$/)
+
+  const settings = await fetch(`${url}/api/v1/server_settings`)
+  t.equal(settings.status, 200)
+  t.equal(settings.headers.get('content-type'), 'application/json; charset=utf-8')
+  t.match(await settings.json(), { result: 'success', msg: '', data: { realm_name: 'Parley', version: String } })
+
+  const key = await fetch(`${url}/api/v1/fetch_api_key`, {
+    method: 'POST',
+    body: new URLSearchParams({ username: ADMIN.email, password: ADMIN.password })
+  })
+  t.equal(key.status, 200)
+  const keyBody = await key.json() as any
+  t.match(keyBody, { result: 'success', data: { email: ADMIN.email, api_key: String } })
+
+  const me = await fetch(`${url}/api/v1/users/me`, {
+    headers: { authorization: 'Basic ' + Buffer.from(`${ADMIN.email}:${String(keyBody.data.api_key)}`).toString('base64') }
+  })
+  t.equal(me.status, 200)
+  t.match(await me.json(), { result: 'success', data: { user: { email: ADMIN.email, role: 'owner' } } })
+
+  const denied = await fetch(`${url}/api/v1/users/me`)
+  t.equal(denied.status, 401)
+  t.match(await denied.json(), { result: 'error', code: 'UNAUTHORIZED' })
+
+  t.match(server.stdout(), `Created the organization owner ${ADMIN.email} with the password from PARLEY_ADMIN_PASSWORD`)
+  t.notMatch(server.stdout(), ADMIN.password, 'the password is never printed')
+
+  server.child.kill('SIGTERM')
+  const code = await Promise.race([server.exited, new Promise((resolve) => setTimeout(() => resolve('timeout'), 10_000))])
+  t.equal(code, 0, 'exits 0 after SIGTERM')
+  // Deprecation warnings may appear on stderr; errors may not.
+  t.notMatch(server.stderr(), /parley:|Error\b|closing after an error/, 'no error on stderr')
+  t.notMatch(server.stdout(), /"level":[56]0/, 'no error logged')
+})
+
+t.test('a bad configuration value stops the start with a message naming the variable', async (t) => {
+  const server = startServer(t, { PORT: 'abc' })
+  const code = await Promise.race([server.exited, new Promise((resolve) => setTimeout(() => resolve('timeout'), 20_000))])
+  t.not(code, 0)
+  t.not(code, 'timeout')
+  t.match(server.stderr(), /PORT/)
+  t.match(server.stderr(), /abc/)
+  t.notMatch(server.stdout(), /listening/i)
+})
