@@ -68,6 +68,11 @@ t.test('POST /messages to a stream by name or id, form-encoded as Zulip clients 
   t.ok(byJsonName < byId && byId < byList, 'not idempotent: each POST is a new message')
   t.equal(body(await call(app, bob, 'GET', `/messages/${byId}`)).data.message.client, 'website')
 
+  await app.users.doDeactivateUser((await app.users.get(owner.id))!, alice.id)
+  events.length = 0
+  await send(app, bob, { type: 'stream', to: 'General', topic: 't', content: 'after' })
+  t.same(events[0]?.audience, { kind: 'users', userIds: [bob.id] }, 'deactivated subscribers are not in the audience')
+
   const missing = await call(app, bob, 'POST', '/messages', { type: 'stream', to: 'General', content: 'x' })
   t.match(body(missing), { code: 'REQUEST_VARIABLE_MISSING', var_name: 'topic', msg: "Missing 'topic' argument" })
   const nowhere = await call(app, bob, 'POST', '/messages', { type: 'stream', to: 'nowhere', topic: 't', content: 'x' })
