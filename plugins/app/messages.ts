@@ -2,10 +2,11 @@
 // each change in one transaction and published on the bus after commit.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import type { ExpressionBuilder, Transaction } from 'kysely'
+import type { Transaction } from 'kysely'
 import type { Database, DB } from './db.js'
 import type { Audience, EventBus } from './bus.js'
 import { errors } from './errors.js'
+import { readableBy, selectMessages, type Row } from './message-query.js'
 import { renderMarkdown } from './markdown.js'
 import { memberKey, narrowWhere, resolveNarrow, searchText, topicKey, type NarrowFilter, type NarrowTerm } from './narrow.js'
 import type { StreamStore } from './streams.js'
@@ -68,35 +69,6 @@ function checkTopic (topic: string): string {
   if (t === '') throw errors.invalid('topic', 'must not be empty')
   if (chars(t) > TOPIC_MAX) throw errors.invalid('topic', `at most ${TOPIC_MAX} characters`)
   return t
-}
-
-/** The columns of a message with its sender and stream, as one select over messages ⋈ users ⟕ streams. */
-function selectMessages (db: Db) {
-  return db.selectFrom('messages')
-    .innerJoin('users', 'users.id', 'messages.sender_id')
-    .leftJoin('streams', 'streams.id', 'messages.stream_id')
-    .select([
-      'messages.id', 'messages.sender_id', 'messages.type', 'messages.stream_id', 'messages.dm_group_id',
-      'messages.topic', 'messages.content', 'messages.content_markdown', 'messages.timestamp',
-      'messages.last_edit_timestamp', 'messages.client',
-      'users.email as sender_email', 'users.full_name as sender_full_name', 'streams.name as stream_name'
-    ])
-}
-
-type Row = Awaited<ReturnType<ReturnType<typeof selectMessages>['executeTakeFirstOrThrow']>>
-
-/** Messages a user may read: in a visible stream, or in a direct conversation that includes them. */
-function readableBy (userId: number) {
-  return (eb: ExpressionBuilder<Database, 'messages' | 'streams'>) => eb.or([
-    eb.and([
-      eb('streams.is_archived', '=', 0),
-      eb.or([
-        eb('streams.invite_only', '=', 0),
-        eb('streams.id', 'in', eb.selectFrom('subscriptions').select('subscriptions.stream_id').where('subscriptions.user_id', '=', userId))
-      ])
-    ]),
-    eb('messages.dm_group_id', 'in', eb.selectFrom('dm_group_members').select('dm_group_members.group_id').where('dm_group_members.user_id', '=', userId))
-  ])
 }
 
 export class MessageStore {
