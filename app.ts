@@ -1,5 +1,5 @@
 // The Parley app as a plugin: external plugins, then our own, then the routes. Never listens.
-import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Config } from './plugins/app/config.js'
 import configPlugin from './plugins/app/config.js'
 import notes from './plugins/app/notes.js'
@@ -30,7 +30,7 @@ export function serverOptions (logger: FastifyServerOptions['logger']): FastifyS
   return {
     logger,
     // One access line per request comes from the notes plugin instead.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
     // Held long-polls must not keep a stopping server open.

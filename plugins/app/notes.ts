@@ -67,7 +67,9 @@ function accessLine (request: FastifyRequest, status: number, ms: number): strin
 export default fp(async function notesPlugin (app: FastifyInstance) {
   app.decorateRequest('notes', null as unknown as RequestNotes)
 
-  app.addHook('onRequest', async (request) => {
+  // Callback hooks, not async ones: they run on every request, and a promise
+  // each is measurable (docs/performance.md).
+  app.addHook('onRequest', (request, _reply, done) => {
     const [client, clientVersion] = parseUserAgent(request.headers['user-agent'])
     request.notes = {
       requestId: request.id,
@@ -80,11 +82,12 @@ export default fp(async function notesPlugin (app: FastifyInstance) {
     }
     const q = request.query as Record<string, unknown> | undefined
     if (q !== undefined && q !== null && 'client' in q) setClientParam(request, q.client)
+    done()
   })
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const notes = request.notes
-    if (notes === null) return
+    if (notes === null) { done(); return }
     const ms = Math.round(Number(process.hrtime.bigint() - notes.start) / 1e6)
     request.log.info({
       method: request.method,
@@ -94,5 +97,6 @@ export default fp(async function notesPlugin (app: FastifyInstance) {
       requester: notes.user === null ? 'unauth' : notes.user.user_id,
       client: notes.client
     }, accessLine(request, reply.statusCode, ms))
+    done()
   })
 }, { name: 'notes' })

@@ -56,13 +56,23 @@ export class RateLimiter {
   /**
    * Counts one request against every rule, records them in the notes, sets the
    * headers of the strictest window, and throws 429 RATE_LIMIT_HIT when over.
+   * Synchronous when the store is (memory); a Promise when it is not (Redis).
    */
-  async check (request: FastifyRequest, reply: FastifyReply, rules: Rule[], id: string): Promise<void> {
+  check (request: FastifyRequest, reply: FastifyReply, rules: Rule[], id: string): void | Promise<void> {
     if (!this.enabled) return
+    const windows = rules.map((rule) => this.store.hit(`${rule.domain}:${id}`, rule.windowSeconds, 1))
+    if (windows.some((w) => w instanceof Promise)) {
+      return Promise.all(windows).then((ws) => { this.apply(request, reply, rules, ws) })
+    }
+    this.apply(request, reply, rules, windows as Array<{ count: number, reset: number }>)
+  }
+
+  private apply (request: FastifyRequest, reply: FastifyReply, rules: Rule[], windows: Array<{ count: number, reset: number }>): void {
     let strictest: AppliedLimit | undefined
     let over: AppliedLimit | undefined
-    for (const rule of rules) {
-      const w = await this.store.hit(`${rule.domain}:${id}`, rule.windowSeconds, 1)
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i] as Rule
+      const w = windows[i] as { count: number, reset: number }
       const applied = { domain: rule.domain, limit: rule.limit, remaining: Math.max(0, rule.limit - w.count), reset: w.reset }
       request.notes.rateLimits.push(applied)
       if (w.count > rule.limit && (over === undefined || applied.reset > over.reset)) over = applied
