@@ -1,6 +1,9 @@
 // The verb table (SPEC §3): OPTIONS, HEAD, 405, 404, and parameters from the query and every body encoding.
 import t from 'tap'
-import type { LightMyRequestResponse } from 'fastify'
+import type { FastifyRequest, LightMyRequestResponse } from 'fastify'
+import { Type } from 'typebox'
+import { ParleyError } from '../plugins/app/errors.js'
+import { parseParams, planParams } from '../plugins/app/rest.js'
 import { body, build } from './helper.js'
 
 // One app for the file: every test below either reads or creates uniquely named users.
@@ -281,4 +284,40 @@ t.test('a path parameter is typed: /api/v1/users/abc is 400 REQUEST_VARIABLE_INV
   const ok = await app.inject({ method: 'GET', url: `/api/v1/users/${String(owner.id)}`, headers: auth })
   t.equal(ok.statusCode, 200)
   t.equal(body(ok).data.user.user_id, owner.id)
+})
+
+// The form encodings carry only text: a typed parameter arrives as its JSON text (SPEC §3).
+t.test('typed parameters arrive as JSON text in forms and queries', async (t) => {
+  const plan = planParams(Type.Object({
+    thing_id: Type.Integer(),
+    num_after: Type.Integer({ minimum: 0 }),
+    dont_block: Type.Boolean({ default: false }),
+    to: Type.Array(Type.Integer()),
+    anchor: Type.Union([Type.Integer(), Type.Literal('newest')]),
+    topic: Type.Optional(Type.String())
+  }), '/things/:thing_id')
+  const parse = (body: Record<string, unknown>, query: Record<string, unknown> = {}): Record<string, unknown> => {
+    const request = { params: { thing_id: '7' }, query, body, notes: { client: '', clientVersion: '' } } as unknown as FastifyRequest
+    return parseParams(plan, request, true).params
+  }
+  const failure = (fn: () => unknown): ParleyError => {
+    try { fn() } catch (err) { if (err instanceof ParleyError) return err }
+    throw new Error('expected a ParleyError')
+  }
+
+  t.same(parse({ num_after: '5', dont_block: 'true', to: '[3,4]', anchor: 'newest', topic: '42' }),
+    { thing_id: 7, num_after: 5, dont_block: true, to: [3, 4], anchor: 'newest', topic: '42' })
+  t.same(parse({}, { num_after: '0', to: '[]', anchor: '12' }), { thing_id: 7, num_after: 0, dont_block: false, to: [], anchor: 12 })
+  t.same(parse({ num_after: 5, to: [1], anchor: 3, dont_block: true }), { thing_id: 7, num_after: 5, dont_block: true, to: [1], anchor: 3 }, 'JSON bodies keep their types')
+
+  const notJson = failure(() => parse({ num_after: '1', to: '[3,', anchor: '1' }))
+  t.match(notJson, { code: 'INVALID_JSON', extra: { var_name: 'to' } })
+  const notInt = failure(() => parse({ num_after: 'five', to: '[]', anchor: '1' }))
+  t.match(notInt, { code: 'REQUEST_VARIABLE_INVALID', extra: { var_name: 'num_after' } })
+  const negative = failure(() => parse({ num_after: '-1', to: '[]', anchor: '1' }))
+  t.match(negative, { code: 'REQUEST_VARIABLE_INVALID', extra: { var_name: 'num_after' } })
+  const badAnchor = failure(() => parse({ num_after: '1', to: '[]', anchor: 'oldest-ish' }))
+  t.match(badAnchor, { code: 'REQUEST_VARIABLE_INVALID', extra: { var_name: 'anchor' } })
+  const missing = failure(() => parse({ to: '[]' }))
+  t.match(missing, { code: 'REQUEST_VARIABLE_MISSING', message: "Missing 'num_after' argument", extra: { var_name: 'num_after' } })
 })

@@ -98,7 +98,7 @@ function isStructured (s: any): boolean {
   return s.type === 'array' || s.type === 'object'
 }
 
-interface ParamPlan {
+export interface ParamPlan {
   name: string
   required: boolean
   kind: Kind
@@ -108,7 +108,7 @@ interface ParamPlan {
   inPath: boolean
 }
 
-function planParams (params: TObject | undefined, path: string): ParamPlan[] {
+export function planParams (params: TObject | undefined, path: string): ParamPlan[] {
   if (params === undefined) return []
   const required = new Set(params.required ?? [])
   const pathNames = new Set([...path.matchAll(/:(\w+)/g)].map((m) => m[1]))
