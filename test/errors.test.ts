@@ -1,6 +1,6 @@
 // The error envelope (SPEC §2): body parsing failures, size and media-type limits, and the opaque 500.
 import t from 'tap'
-import { Writable } from 'node:stream'
+import { Readable, Writable } from 'node:stream'
 import type { LightMyRequestResponse } from 'fastify'
 import { body, build } from './helper.js'
 
@@ -80,6 +80,18 @@ t.test('a body over 1 MiB is 413 PAYLOAD_TOO_LARGE as JSON, urlencoded and multi
   }
   const me = body(await app.inject({ method: 'GET', url: '/api/v1/users/me', headers: auth }))
   t.not(me.data.user.full_name, big.slice(0, 100), 'nothing was applied')
+})
+
+t.test('a multipart body without Content-Length is refused before it is read, since busboy has no total limit', async (t) => {
+  const boundary = 'streamBoundary'
+  const payload = multipartBody(boundary, [['full_name', 'c'.repeat(2 * MiB)]])
+  const res = await app.inject({
+    method: 'PATCH',
+    url: `/api/v1/users/${String(owner.id)}`,
+    headers: { ...auth, 'content-type': `multipart/form-data; boundary=${boundary}` },
+    payload: Readable.from([Buffer.from(payload)])
+  })
+  assertError(t, res, 400, 'BAD_REQUEST', 'A multipart body needs a Content-Length header')
 })
 
 t.test('a body of another media type is 415 UNSUPPORTED_MEDIA_TYPE naming the type', async (t) => {

@@ -223,12 +223,17 @@ async function mountTable (app: FastifyInstance, opts: MountOptions): Promise<vo
   // encodings (SPEC §2), so any other type is 415 rather than a string body.
   app.removeContentTypeParser('text/plain')
   const bodyLimit = app.initialConfig.bodyLimit ?? 1024 * 1024
-  // Fastify checks Content-Length only for the bodies it parses itself; multipart
-  // is read by busboy, which would silently truncate fields instead. Refused here
-  // for every body, before authentication, so an oversized upload costs nothing.
+  // Fastify enforces bodyLimit only on the bodies it parses itself; multipart is
+  // read by busboy, which has no total limit and silently truncates fields. So the
+  // declared length is checked here for every body, before authentication, and a
+  // multipart body must declare one (every Zulip client and browser does).
   const limitBody: onRequestHookHandler = function (request, _reply, done) {
-    const length = Number(request.headers['content-length'])
-    done(length > bodyLimit ? errors.tooLarge() : undefined)
+    const declared = request.headers['content-length']
+    if (declared === undefined && request.headers['content-type']?.toLowerCase().startsWith('multipart/') === true) {
+      done(errors.badRequest('A multipart body needs a Content-Length header'))
+      return
+    }
+    done(Number(declared) > bodyLimit ? errors.tooLarge() : undefined)
   }
 
   for (const r of opts.resources) {
