@@ -69,6 +69,7 @@ export const errors = {
   invalid: (name: string, why?: string) =>
     new ParleyError('REQUEST_VARIABLE_INVALID', why === undefined ? `Invalid '${name}'` : `Invalid '${name}': ${why}`, { var_name: name }),
   invalidJson: (what = 'Malformed JSON') => new ParleyError('INVALID_JSON', what),
+  invalidJsonParam: (name: string) => new ParleyError('INVALID_JSON', `Argument '${name}' is not valid JSON`, { var_name: name }),
   badQueue: (id: string) => new ParleyError('BAD_EVENT_QUEUE_ID', `Bad event queue ID: ${id}`, { queue_id: id }),
   unauthorized: (msg = 'Not logged in: API authentication or user session required', scheme: 'Basic' | 'Session' = 'Basic') =>
     new ParleyError('UNAUTHORIZED', msg, {}, { 'www-authenticate': `${scheme} realm="parley"` }),

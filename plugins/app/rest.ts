@@ -8,7 +8,7 @@ import { Type, type Static, type TObject, type TSchema } from 'typebox'
 import { Compile } from 'typebox/compile'
 import type { Validator } from 'typebox/compile'
 import type { Access, Mount } from './auth.js'
-import { ParleyError, errors } from './errors.js'
+import { errors } from './errors.js'
 import { setClientParam } from './notes.js'
 import type { User } from './users.js'
 
@@ -144,7 +144,7 @@ function readParam (p: ParamPlan, raw: unknown): unknown {
     parsed = JSON.parse(raw)
   } catch {
     if (p.kind === 'mixed') return raw
-    if (p.structured) throw new ParleyError('INVALID_JSON', `Argument '${p.name}' is not valid JSON`, { var_name: p.name })
+    if (p.structured) throw errors.invalidJsonParam(p.name)
     throw errors.invalid(p.name, `must be ${describe(p)}`)
   }
   if (p.kind === 'mixed' && !p.check.Check(parsed)) return raw
