@@ -83,6 +83,10 @@ async function startServer (dir: string, dataDir: string): Promise<Child> {
     stdio: ['ignore', 'pipe', 'inherit']
   })
   const exited = new Promise<void>((resolve) => { proc.on('exit', () => { resolve() }) })
+  // Never leave a server behind when the benchmark itself dies.
+  const orphan = (): void => { proc.kill('SIGKILL') }
+  process.once('exit', orphan)
+  exited.then(() => { process.off('exit', orphan) }, () => {})
   // The listening URL is in the log; the log keeps flowing (access lines) and is drained, as a log shipper would.
   const port = await new Promise<number>((resolve, reject) => {
     let seen = ''
