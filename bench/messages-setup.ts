@@ -1,0 +1,176 @@
+// What the messages benchmark needs around the measuring: a seeded data dir (users,
+// one public stream, a history of messages), the wrk key-rotation script, and the baseline child.
+import { spawn } from 'node:child_process'
+import { closeSync, createReadStream, openSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { migrate, openDatabase } from '../plugins/app/db.js'
+import { renderMarkdown } from '../plugins/app/markdown.js'
+import { searchText, topicKey } from '../plugins/app/narrow.js'
+import { generateApiKey } from '../plugins/app/users.js'
+import type { Server } from './children.js'
+
+export const STREAM = 'bench'
+/** Users subscribed to the stream, and the senders of its history: a team-sized stream. */
+export const SUBSCRIBERS = 100
+const TOPICS = 10
+
+export interface Seeded {
+  /** `Basic …` headers of every seeded member, in id order. */
+  keys: string[]
+  streamId: number
+  firstUserId: number
+}
+
+function basic (email: string, apiKey: string): string {
+  return 'Basic ' + Buffer.from(`${email}:${apiKey}`).toString('base64')
+}
+
+/** A message source of an ordinary length with some Markdown in it, so rendering has work to do. */
+export function sampleContent (n: number): string {
+  return `Message ${n}: the build on **main** is green again, see [the log](https://ci.example.com/${n}) and \`npm test\`.`
+}
+
+/**
+ * Writes users, the stream and `messages` messages straight into a fresh data dir
+ * (migrated by Parley's own code) before any server starts: through the API each
+ * would count against a rate limit, and the benchmark is not about seeding.
+ */
+export async function seed (dataDir: string, users: number, messages: number): Promise<Seeded> {
+  const db = openDatabase(dataDir)
+  try {
+    await migrate(db)
+    const t = Math.floor(Date.now() / 1000)
+    const rows = Array.from({ length: users }, (_, i) => {
+      // Same-length emails and names, so every sender's messages have the same size.
+      const n = String(i + 1).padStart(5, '0')
+      const email = `bench-${n}@example.com`
+      return { email, email_key: email, full_name: `Bench user ${n}`, role: 'member' as const, is_bot: 0, bot_type: null, bot_owner_id: null, is_active: 1, date_joined: t, api_key: generateApiKey(), password_hash: null }
+    })
+    const ids: number[] = []
+    // SQLite caps the variables of one statement: insert in slices.
+    for (let i = 0; i < rows.length; i += 500) {
+      const r = await db.insertInto('users').values(rows.slice(i, i + 500)).returning('id').execute()
+      ids.push(...r.map((x) => x.id))
+    }
+    const stream = await db.insertInto('streams').values({ name: STREAM, name_key: STREAM, description: 'Benchmark stream', invite_only: 0, is_archived: 0, date_created: t })
+      .returning('id').executeTakeFirstOrThrow()
+    const members = ids.slice(0, SUBSCRIBERS)
+    await db.insertInto('subscriptions').values(members.map((id) => ({ user_id: id, stream_id: stream.id, date_subscribed: t }))).execute()
+    await db.transaction().execute(async (trx) => {
+      for (let i = 0; i < messages; i += 500) {
+        const slice = Array.from({ length: Math.min(500, messages - i) }, (_, j) => {
+          const n = i + j
+          const topic = `topic ${n % TOPICS}`
+          const content = sampleContent(n)
+          return {
+            sender_id: members[n % members.length] as number,
+            type: 'stream' as const,
+            stream_id: stream.id,
+            dm_group_id: null,
+            topic,
+            topic_key: topicKey(topic),
+            content: renderMarkdown(content),
+            content_markdown: content,
+            search_text: searchText(topic, content),
+            timestamp: t - messages + n,
+            last_edit_timestamp: null,
+            client: 'bench'
+          }
+        })
+        await trx.insertInto('messages').values(slice).execute()
+      }
+    })
+    return { keys: rows.map((u) => basic(u.email, u.api_key)), streamId: stream.id, firstUserId: ids[0] as number }
+  } finally {
+    await db.destroy()
+  }
+}
+
+/**
+ * A wrk script sending `method path [body]` with the keys of one block (init args:
+ * offset, count), each key for `perKey` requests in a row and then never again in
+ * that run (users-me's rotation). Requests are built once, in init, so the client pays
+ * the same for every server; the baseline ignores the Authorization header.
+ */
+export function rotationScript (file: string, keys: string[], perKey: number, method: 'GET' | 'POST', path: string, body?: string): string {
+  const list = keys.map((k) => `  ${JSON.stringify(k)}`).join(',\n')
+  const headers = (key: string): string => body === undefined
+    ? `{ ["Authorization"] = ${key} }`
+    : `{ ["Authorization"] = ${key}, ["Content-Type"] = "application/x-www-form-urlencoded" }`
+  // path and body are URL-encoded ASCII, so JSON string literals are valid Lua ones.
+  writeFileSync(file, `local keys = {\n${list}\n}
+local reqs = {}
+local n, used = 1, 0
+function init(args)
+  local offset, count = tonumber(args[1]) or 0, tonumber(args[2]) or #keys
+  for k = 1, count do
+    reqs[k] = wrk.format(${JSON.stringify(method)}, ${JSON.stringify(path)}, ${headers('keys[offset + k]')}${body === undefined ? '' : `, ${JSON.stringify(body)}`})
+  end
+end
+function request()
+  local r = reqs[n]
+  used = used + 1
+  if used == ${perKey} then
+    used = 0
+    n = n + 1
+    if n > #reqs then n = 1 end
+  end
+  return r
+end
+`)
+  return file
+}
+
+export async function countLines (file: string, needle: string): Promise<number> {
+  let n = 0
+  let tail = ''
+  for await (const chunk of createReadStream(file, { encoding: 'utf8' })) {
+    const lines = (tail + (chunk as string)).split('\n')
+    tail = lines.pop() ?? ''
+    for (const l of lines) if (l.includes(needle)) n++
+  }
+  return n
+}
+
+const script = fileURLToPath(new URL('messages-baseline.js', import.meta.url))
+
+/** messages-baseline.js on its own copy of the seeded database, as a child process (like children.ts's). */
+export async function startMessagesBaseline (o: { name: string, dir: string, dataDir: string, senderId: number, nodeArgs?: string[] }): Promise<Server> {
+  const logFile = join(o.dir, `${o.name}.log`)
+  const out = openSync(logFile, 'w')
+  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), script, join(o.dataDir, 'parley.sqlite3'), String(o.senderId)], {
+    cwd: o.dir,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: o.dir },
+    stdio: ['ignore', out, out]
+  })
+  const spawnedAt = Date.now()
+  closeSync(out)
+  let exited = false
+  const exit = new Promise<void>((resolve) => { child.on('exit', () => { exited = true; resolve() }) })
+  const deadline = Date.now() + 30_000
+  let url: string | undefined
+  while (url === undefined) {
+    if (exited || Date.now() > deadline) {
+      child.kill('SIGKILL')
+      throw new Error(`${o.name} did not start:\n${readFileSync(logFile, 'utf8').slice(-2000)}`)
+    }
+    await sleep(50)
+    url = /^listening (http:\/\/\S+)$/m.exec(readFileSync(logFile, 'utf8'))?.[1]
+  }
+  return {
+    name: o.name,
+    url,
+    pid: child.pid as number,
+    spawnedAt,
+    logFile,
+    stop: async () => {
+      if (exited) return
+      child.kill('SIGINT')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+      await exit
+      clearTimeout(timer)
+    }
+  }
+}
