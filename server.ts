@@ -40,7 +40,13 @@ export async function start (): Promise<FastifyInstance> {
     if (err !== undefined) app.log.error({ err }, 'closing after an error')
     else app.log.info({ signal }, 'closing')
     await app.close()
-    destination?.flushSync()
+    // Not flushSync: on a closed stdout (EPIPE) sonic-boom's flushSync retries forever.
+    if (destination !== undefined) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 1000)
+        destination.flush(() => { clearTimeout(timer); resolve() })
+      })
+    }
   })
 
   await app.ready()
