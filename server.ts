@@ -28,7 +28,16 @@ export async function start (): Promise<FastifyInstance> {
   // Log lines are written in batches of 4 KiB, flushed at least every second and
   // at exit: one write per line cost ~8 % of a small request (docs/performance.md).
   const destination = pretty ? undefined : pino.destination({ dest: 1, minLength: 4096, sync: false })
-  if (destination !== undefined) setInterval(() => { destination.flush() }, 1000).unref()
+  if (destination !== undefined) {
+    setInterval(() => { destination.flush() }, 1000).unref()
+    // Nobody reads stdout any more: stop logging, as pino does for its own default
+    // destination; sonic-boom's exit-time flushSync would otherwise retry forever.
+    destination.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') return
+      const noop = (): void => {}
+      Object.assign(destination, { write: () => true, end: noop, flushSync: noop, destroy: noop, flush: (cb?: () => void) => { cb?.() } })
+    })
+  }
   const app = Fastify(serverOptions({
     level: config.logLevel,
     ...(destination !== undefined ? { stream: destination } : {}),
