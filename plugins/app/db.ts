@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import SQLite from 'better-sqlite3'
-import { Kysely, Migrator, SqliteDialect, type Generated, type Migration, type MigrationProvider } from 'kysely'
+import { Kysely, Migrator, SqliteDialect, type Generated, type Migration, type MigrationProvider, type SqliteDatabase, type SqliteStatement } from 'kysely'
 import { migrations } from '../../migrations/index.js'
 
 // Booleans are stored as 0/1 integers and times as Unix seconds, so the same
@@ -113,6 +113,27 @@ export async function migrate (db: Kysely<any>): Promise<void> {
   if (error !== undefined) throw new Error(`migration ${failed?.migrationName ?? ''} failed: ${String(error)}`, { cause: error })
 }
 
+/**
+ * kysely's SQLite driver prepares every query anew; preparing costs more than running
+ * most of ours (docs/performance.md). Statements are kept per SQL text, bounded; safe
+ * because kysely runs one query at a time on this connection and never streams here.
+ */
+export function withStatementCache (sqlite: SQLite.Database, max = 500): SqliteDatabase {
+  const cache = new Map<string, SqliteStatement>()
+  return {
+    close: () => { cache.clear(); sqlite.close() },
+    prepare: (sql: string) => {
+      let statement = cache.get(sql)
+      if (statement === undefined) {
+        statement = sqlite.prepare(sql) as unknown as SqliteStatement
+        if (cache.size >= max) cache.delete(cache.keys().next().value as string)
+        cache.set(sql, statement)
+      }
+      return statement
+    }
+  }
+}
+
 export function openDatabase (dataDir: string): DB {
   mkdirSync(dataDir, { recursive: true })
   const sqlite = new SQLite(join(dataDir, 'parley.sqlite3'))
@@ -120,7 +141,7 @@ export function openDatabase (dataDir: string): DB {
   sqlite.pragma('synchronous = NORMAL')
   sqlite.pragma('foreign_keys = ON')
   sqlite.pragma('busy_timeout = 5000')
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) })
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) })
 }
 
 export default fp(async function dbPlugin (app: FastifyInstance) {

@@ -7,7 +7,7 @@ import type { Database, DB } from './db.js'
 import type { Audience, EventBus } from './bus.js'
 import { errors } from './errors.js'
 import { readableBy, selectMessages, type Row } from './message-query.js'
-import { renderMarkdown } from './markdown.js'
+import { renderMarkdown, warmMarkdown } from './markdown.js'
 import { memberKey, narrowWhere, resolveNarrow, searchText, topicKey, type NarrowFilter, type NarrowTerm } from './narrow.js'
 import type { StreamStore } from './streams.js'
 import { emailKey, isAdmin, now, type User } from './users.js'
@@ -284,4 +284,6 @@ declare module 'fastify' {
 
 export default fp(async function messagesPlugin (app: FastifyInstance) {
   app.decorate('messages', new MessageStore(app.db, app.bus, app.streams))
+  // Right after start, off the path of readiness and of the first request.
+  app.addHook('onReady', async () => { setImmediate(warmMarkdown).unref() })
 }, { name: 'messages', dependencies: ['db', 'bus', 'users', 'streams'] })

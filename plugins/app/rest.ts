@@ -136,9 +136,15 @@ function firstError (check: Validator, value: unknown): string | undefined {
   return e?.message
 }
 
+/** The first character of a JSON text (after whitespace); the literals are checked in full by JSON.parse. */
+const JSON_START = /^\s*(?:[-0-9"[{]|true|false|null)/
+
 function readParam (p: ParamPlan, raw: unknown): unknown {
   if (Buffer.isBuffer(raw)) raw = raw.toString('utf8')
   if (typeof raw !== 'string' || p.kind === 'string') return raw
+  // Text that cannot start a JSON value (`to=general`, `anchor=newest`) is taken as text
+  // without a JSON.parse that throws: exceptions are slow on every request.
+  if (p.kind === 'mixed' && !JSON_START.test(raw)) return raw
   let parsed: unknown
   try {
     parsed = JSON.parse(raw)
