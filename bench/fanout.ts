@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import http from 'node:http'
+import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -21,6 +22,16 @@ export interface FanoutResult {
   /** Server VmRSS with every poll held, before the message. */
   rssMiB: number
   answered: number
+  /** From sending POST /messages to the first poll's answer read (the message stored, rendered, dispatched). */
+  firstMs: number
+  /**
+   * Server side, from its access log: the first poll's answer handed to the kernel ('finish')
+   * to the last; lastMs - firstMs - serverSpanMs is what the client adds reading answers.
+   */
+  serverSpanMs: number
+  /** CPU ms in the fan-out window: the server child and this (client) process. */
+  serverCpuMs: number
+  clientCpuMs: number
 }
 
 interface Seeded { auth: string[], senderAuth: string }
@@ -62,7 +73,7 @@ async function seed (dataDir: string, n: number): Promise<Seeded> {
   }
 }
 
-interface Child { proc: ChildProcess, port: number, stop: () => Promise<void> }
+interface Child { proc: ChildProcess, port: number, stop: () => Promise<void>, lines: () => string[] }
 
 async function startServer (dir: string, dataDir: string): Promise<Child> {
   // FANOUT_NODE_ARGS="--cpu-prof" profiles the server (the profile lands in the temp dir; see --keep).
@@ -82,12 +93,21 @@ async function startServer (dir: string, dataDir: string): Promise<Child> {
     },
     stdio: ['ignore', 'pipe', 'inherit']
   })
-  const exited = new Promise<void>((resolve) => { proc.on('exit', () => { resolve() }) })
+  // 'close', not 'exit': the last log lines are read by then.
+  const exited = new Promise<void>((resolve) => { proc.on('close', () => { resolve() }) })
   // Never leave a server behind when the benchmark itself dies.
   const orphan = (): void => { proc.kill('SIGKILL') }
   process.once('exit', orphan)
   exited.then(() => { process.off('exit', orphan) }, () => {})
-  // The listening URL is in the log; the log keeps flowing (access lines) and is drained, as a log shipper would.
+  // The listening URL is in the log; the log keeps flowing (access lines) and is drained, as a log
+  // shipper would; the access lines of the fan-out are kept for the server-side timing.
+  let rest = ''
+  const access: string[] = []
+  const keep = (chunk: Buffer): void => {
+    const parts = (rest + chunk.toString('utf8')).split('\n')
+    rest = parts.pop() ?? ''
+    for (const line of parts) if (line.includes('"url":"/api/v1/events"') || line.includes('"url":"/api/v1/messages"')) access.push(line)
+  }
   const port = await new Promise<number>((resolve, reject) => {
     let seen = ''
     const timer = setTimeout(() => { reject(new Error(`the server did not start:\n${seen.slice(-2000)}`)) }, 30_000)
@@ -97,7 +117,7 @@ async function startServer (dir: string, dataDir: string): Promise<Child> {
       if (m !== null) {
         clearTimeout(timer)
         proc.stdout?.off('data', onData)
-        proc.stdout?.resume()
+        proc.stdout?.on('data', keep)
         resolve(Number(m[1]))
       }
     }
@@ -107,6 +127,7 @@ async function startServer (dir: string, dataDir: string): Promise<Child> {
   return {
     proc,
     port,
+    lines: () => access.splice(0),
     stop: async () => {
       if (proc.exitCode !== null) return
       proc.kill('SIGINT')
@@ -147,6 +168,52 @@ function call (agent: http.Agent, port: number, method: string, path: string, au
   })
 }
 
+/** From the access lines of the fan-out: the first GET /events answer to the last, in ms (pino's `time`). */
+function serverSpan (lines: string[]): number {
+  let first = Infinity
+  let last = -Infinity
+  for (const line of lines) {
+    const e = JSON.parse(line) as { time: number, method: string }
+    if (e.method !== 'GET') continue
+    first = Math.min(first, e.time)
+    last = Math.max(last, e.time)
+  }
+  return last - first
+}
+
+/**
+ * A held poll on its own socket, read by hand: Node's http client costs ~150 µs a response,
+ * which on two shared cores would be measured as the server's (docs/performance.md, Fan-out).
+ * The client stays as cheap as wrk's: find the head's end and Content-Length, nothing more.
+ */
+function rawPoll (port: number, path: string, auth: string, sockets: net.Socket[]): Promise<{ status: number, text: string, end: number }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1')
+    sockets.push(socket)
+    socket.setNoDelay(true)
+    socket.setEncoding('latin1')
+    let got = ''
+    let need = -1
+    let head = -1
+    socket.on('data', (chunk: string) => {
+      got += chunk
+      if (need === -1) {
+        head = got.indexOf('\r\n\r\n')
+        if (head === -1) return
+        const m = /\r\ncontent-length: *(\d+)/i.exec(got.slice(0, head))
+        if (m === null) { reject(new Error(`no content-length: ${got.slice(0, head)}`)); return }
+        need = head + 4 + Number(m[1])
+      }
+      if (got.length >= need) {
+        // The server may keep the connection: it is closed with the others at the end.
+        resolve({ status: Number(got.slice(9, 12)), text: Buffer.from(got.slice(head + 4, need), 'latin1').toString('utf8'), end: performance.now() })
+      }
+    })
+    socket.on('error', reject)
+    socket.write(`GET ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: ${auth}\r\n\r\n`)
+  })
+}
+
 async function inBatches<T> (count: number, width: number, fn: (i: number) => Promise<T>): Promise<T[]> {
   const out: T[] = new Array(count)
   let next = 0
@@ -164,6 +231,7 @@ export async function fanout (n: number, log: (line: string) => void = () => {})
   const dir = mkdtempSync(join(tmpdir(), 'parley-fanout-'))
   const dataDir = join(dir, 'data')
   const agent = new http.Agent({ keepAlive: true, maxSockets: n + 16 })
+  const sockets: net.Socket[] = []
   let server: Child | undefined
   try {
     const seeded = await seed(dataDir, n)
@@ -181,26 +249,43 @@ export async function fanout (n: number, log: (line: string) => void = () => {})
       return (JSON.parse(res.text) as { data: { queue_id: string } }).data.queue_id
     })
 
-    const polls = queues.map(async (q, i) => await call(agent, port, 'GET', `/api/v1/events?queue_id=${q}&last_event_id=-1`, seeded.auth[i] as string))
-    // Held polls answer nothing: wait until the server has been idle a moment, having taken them all in.
+    // FANOUT_CLIENT=http polls with Node's http client instead (the first figures were taken so).
+    const viaHttp = process.env.FANOUT_CLIENT === 'http'
+    const polls = queues.map(async (q, i) => {
+      const path = `/api/v1/events?queue_id=${q}&last_event_id=-1`
+      return viaHttp ? await call(agent, port, 'GET', path, seeded.auth[i] as string) : await rawPoll(port, path, seeded.auth[i] as string, sockets)
+    })
+    // Held polls answer nothing: wait until the server has been idle a moment, having taken them all in
+    // (idle: at most 2 ticks of 10 ms in 200 ms, as a --cpu-prof sampler keeps using a few per cent).
     let before = cpuTicks(pid)
     for (let idle = 0; idle < 3;) {
       await sleep(200)
       const ticks = cpuTicks(pid)
-      idle = ticks === before ? idle + 1 : 0
+      idle = ticks - before <= 2 ? idle + 1 : 0
       before = ticks
     }
     const rss = rssMiB(pid)
     log(`fanout N=${n}: ${n} polls held, server RSS ${rss.toFixed(1)} MiB; sending one message`)
 
+    server.lines()
+    const ticks0 = cpuTicks(pid)
+    const cpu0 = process.cpuUsage()
     const t0 = performance.now()
     const sent = call(agent, port, 'POST', '/api/v1/messages', seeded.senderAuth, 'type=stream&to=crowd&topic=fanout&content=hello%20everyone')
     const answers = await Promise.all(polls)
     const send = await sent
+    const clientCpu = process.cpuUsage(cpu0)
+    const serverTicks = cpuTicks(pid) - ticks0
     if (send.status !== 200) throw new Error(`POST /messages: ${send.status} ${send.text}`)
     const answered = answers.filter((a) => a.status === 200 && a.text.includes('"type":"message"')).length
     const times = answers.map((a) => a.end - t0).sort((a, b) => a - b)
+    // The access lines are written in batches: stop the server to have them all.
+    await server.stop()
     return {
+      firstMs: times[0] ?? NaN,
+      serverSpanMs: serverSpan(server.lines()),
+      serverCpuMs: serverTicks * 10,
+      clientCpuMs: (clientCpu.user + clientCpu.system) / 1000,
       n,
       lastMs: times[times.length - 1] ?? NaN,
       p50Ms: times[Math.floor(times.length / 2)] ?? NaN,
@@ -210,6 +295,7 @@ export async function fanout (n: number, log: (line: string) => void = () => {})
     }
   } finally {
     agent.destroy()
+    for (const s of sockets) s.destroy()
     await server?.stop()
     if (process.env.FANOUT_KEEP === '1') log(`fanout N=${n}: kept ${dir}`)
     else rmSync(dir, { recursive: true, force: true })
@@ -224,9 +310,9 @@ export async function run (sizes: number[] = [1000, 5000], log: (line: string) =
 }
 
 export function report (results: FanoutResult[]): string {
-  const lines = ['N       last poll   p50 poll   POST /messages   RSS held    answered   (targets: 5,000 → last < 300 ms, RSS < 200 MiB)']
+  const lines = ['N       last poll   p50 poll  first poll  POST /messages   RSS held    answered  server span first→last   CPU server / client   (targets: 5,000 → last < 300 ms, RSS < 200 MiB)']
   for (const r of results) {
-    lines.push(`${String(r.n).padEnd(8)}${r.lastMs.toFixed(1).padStart(7)} ms ${r.p50Ms.toFixed(1).padStart(7)} ms ${r.sendMs.toFixed(1).padStart(10)} ms ${r.rssMiB.toFixed(1).padStart(9)} MiB ${String(r.answered).padStart(7)}/${r.n}`)
+    lines.push(`${String(r.n).padEnd(8)}${r.lastMs.toFixed(1).padStart(7)} ms ${r.p50Ms.toFixed(1).padStart(7)} ms ${r.firstMs.toFixed(1).padStart(7)} ms ${r.sendMs.toFixed(1).padStart(10)} ms ${r.rssMiB.toFixed(1).padStart(9)} MiB ${String(r.answered).padStart(7)}/${r.n} ${r.serverSpanMs.toFixed(0).padStart(11)} ms ${r.serverCpuMs.toFixed(0).padStart(10)} / ${r.clientCpuMs.toFixed(0)} ms`)
   }
   return lines.join('\n')
 }

@@ -51,12 +51,8 @@ export class Events {
   /** GET /events; a client that closes its connection releases the hold. */
   async get (user: User, queueId: string, lastEventId: number | undefined, dontBlock: boolean, res: ServerResponse): Promise<Batch> {
     const q = this.registry.get(user.user_id, queueId)
-    return await this.registry.poll(q, lastEventId, dontBlock, (release) => {
-      const onClose = (): void => { release() }
-      res.once('close', onClose)
-      // Answered normally: the listener must not outlive the hold.
-      res.once('finish', () => { res.off('close', onClose) })
-    })
+    // 'close' comes after the answer too, and release() is then a no-op: one listener, no 'finish' one.
+    return await this.registry.poll(q, lastEventId, dontBlock, (release) => { res.once('close', release) })
   }
 
   delete (user: User, queueId: string): void {
