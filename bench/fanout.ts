@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { migrate, openDatabase } from '../plugins/app/db.js'
-import { generateApiKey } from '../plugins/app/users.js'
+import { generateApiKey } from '../plugins/app/credentials.js'
 
 export interface FanoutResult {
   n: number

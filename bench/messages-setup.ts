@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { migrate, openDatabase } from '../plugins/app/db.js'
 import { renderMarkdown } from '../plugins/app/markdown.js'
 import { searchText, topicKey } from '../plugins/app/narrow.js'
-import { generateApiKey } from '../plugins/app/users.js'
+import { generateApiKey } from '../plugins/app/credentials.js'
 import type { Server } from './children.js'
 
 export const STREAM = 'bench'

@@ -6,7 +6,8 @@ import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fast
 import { errors } from './errors.js'
 import { RULES } from './ratelimit.js'
 import { SESSION_COOKIE } from './sessions.js'
-import { isAdmin, safeEqual, toUser, type User } from './users.js'
+import { isAdmin, toUser, type User } from './users.js'
+import { safeEqual } from './credentials.js'
 
 export type Mount = 'api' | 'json'
 /** Who may call a verb: anyone (credentials optional), any active user, or admins only. */

@@ -2,12 +2,11 @@
 // (each in one transaction, publishing its event after commit).
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { randomBytes, randomInt, scrypt, timingSafeEqual } from 'node:crypto'
-import { promisify } from 'node:util'
 import type { Selectable } from 'kysely'
 import type { DB, UserTable } from './db.js'
 import type { EventBus } from './bus.js'
 import { errors } from './errors.js'
+import { generateApiKey, generatePassword, hashPassword, safeEqual } from './credentials.js'
 
 export type Role = 'owner' | 'admin' | 'member' | 'guest'
 export const ROLES: Role[] = ['owner', 'admin', 'member', 'guest']
@@ -28,48 +27,11 @@ export interface User {
   bot_type?: string
 }
 
-const scryptAsync = promisify(scrypt) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>
-const SCRYPT = { N: 16384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 }
-const KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
 const AUTH_CACHE_MS = 2000
+/** Compared against when the email is unknown, so timing does not reveal who exists. */
 const UNKNOWN_USER_KEY = 'x'.repeat(32)
 
 export function now (): number { return Math.floor(Date.now() / 1000) }
-
-export function generateApiKey (): string {
-  let key = ''
-  for (let i = 0; i < 32; i++) key += KEY_ALPHABET[randomInt(KEY_ALPHABET.length)]
-  return key
-}
-
-export function generatePassword (): string {
-  return randomBytes(18).toString('base64url')
-}
-
-export async function hashPassword (password: string): Promise<string> {
-  const salt = randomBytes(16)
-  const hash = await scryptAsync(password, salt, 64, SCRYPT)
-  return `scrypt$${salt.toString('base64')}$${hash.toString('base64')}`
-}
-
-export async function verifyPassword (password: string, stored: string | null): Promise<boolean> {
-  const [scheme, saltB64, hashB64] = (stored ?? 'scrypt$AAAAAAAAAAAAAAAAAAAAAA==$').split('$')
-  if (scheme !== 'scrypt' || saltB64 === undefined || hashB64 === undefined) return false
-  const expected = Buffer.from(hashB64, 'base64')
-  const actual = await scryptAsync(password, Buffer.from(saltB64, 'base64'), 64, SCRYPT)
-  // Hash even for unknown users (dummy salt above) so timing does not reveal who exists.
-  return expected.length === actual.length && timingSafeEqual(expected, actual)
-}
-
-export function safeEqual (a: string, b: string): boolean {
-  const ab = Buffer.from(a)
-  const bb = Buffer.from(b)
-  if (ab.length !== bb.length) {
-    timingSafeEqual(ab, ab)
-    return false
-  }
-  return timingSafeEqual(ab, bb)
-}
 
 export function emailKey (email: string): string { return email.trim().toLowerCase() }
 

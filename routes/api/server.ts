@@ -2,7 +2,7 @@
 import { Type } from 'typebox'
 import { resource, verb } from '../../plugins/app/rest.js'
 import { errors } from '../../plugins/app/errors.js'
-import { verifyPassword } from '../../plugins/app/users.js'
+import { verifyPassword } from '../../plugins/app/credentials.js'
 import { VERSION } from '../../plugins/app/version.js'
 
 export const serverSettings = resource('/server_settings', {
