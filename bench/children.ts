@@ -18,7 +18,7 @@ export interface Server {
   stop: () => Promise<void>
 }
 
-interface ChildSpec {
+export interface ChildSpec {
   name: string
   script: string
   args?: string[]
@@ -32,7 +32,8 @@ interface ChildSpec {
 
 const dist = fileURLToPath(new URL('..', import.meta.url))
 
-async function startChild (spec: ChildSpec): Promise<Server> {
+/** Spawns a node script as a child with a clean environment and waits for its listening URL in its log. */
+export async function startChild (spec: ChildSpec): Promise<Server> {
   const logFile = join(spec.dir, `${spec.name}.log`)
   const errFile = join(spec.dir, `${spec.name}.err`)
   const out = openSync(logFile, 'w')

@@ -1,15 +1,13 @@
 // What the messages benchmark needs around the measuring: a seeded data dir (users,
 // one public stream, a history of messages), the wrk key-rotation script, and the baseline child.
-import { spawn } from 'node:child_process'
-import { closeSync, createReadStream, openSync, readFileSync, writeFileSync } from 'node:fs'
+import { createReadStream, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { migrate, openDatabase } from '../plugins/app/db.js'
 import { renderMarkdown } from '../plugins/app/markdown.js'
 import { searchText, topicKey } from '../plugins/app/narrow.js'
 import { generateApiKey } from '../plugins/app/credentials.js'
-import type { Server } from './children.js'
+import { startChild, type Server } from './children.js'
 
 export const STREAM = 'bench'
 /** Users subscribed to the stream, and the senders of its history: a team-sized stream. */
@@ -136,41 +134,15 @@ export async function countLines (file: string, needle: string): Promise<number>
 
 const script = fileURLToPath(new URL('messages-baseline.js', import.meta.url))
 
-/** messages-baseline.js on its own copy of the seeded database, as a child process (like children.ts's). */
+/** messages-baseline.js on its own copy of the seeded database, as a child process. */
 export async function startMessagesBaseline (o: { name: string, dir: string, dataDir: string, senderId: number, nodeArgs?: string[] }): Promise<Server> {
-  const logFile = join(o.dir, `${o.name}.log`)
-  const out = openSync(logFile, 'w')
-  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), script, join(o.dataDir, 'parley.sqlite3'), String(o.senderId)], {
-    cwd: o.dir,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: o.dir },
-    stdio: ['ignore', out, out]
-  })
-  const spawnedAt = Date.now()
-  closeSync(out)
-  let exited = false
-  const exit = new Promise<void>((resolve) => { child.on('exit', () => { exited = true; resolve() }) })
-  const deadline = Date.now() + 30_000
-  let url: string | undefined
-  while (url === undefined) {
-    if (exited || Date.now() > deadline) {
-      child.kill('SIGKILL')
-      throw new Error(`${o.name} did not start:\n${readFileSync(logFile, 'utf8').slice(-2000)}`)
-    }
-    await sleep(50)
-    url = /^listening (http:\/\/\S+)$/m.exec(readFileSync(logFile, 'utf8'))?.[1]
-  }
-  return {
+  return await startChild({
     name: o.name,
-    url,
-    pid: child.pid as number,
-    spawnedAt,
-    logFile,
-    stop: async () => {
-      if (exited) return
-      child.kill('SIGINT')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
-      await exit
-      clearTimeout(timer)
-    }
-  }
+    script,
+    args: [join(o.dataDir, 'parley.sqlite3'), String(o.senderId)],
+    ...(o.nodeArgs !== undefined ? { nodeArgs: o.nodeArgs } : {}),
+    env: {},
+    dir: o.dir,
+    urlPattern: /^listening (http:\/\/\S+)$/m
+  })
 }
