@@ -9,8 +9,25 @@ export default fp(async function basicAuthPlugin (app: FastifyInstance) {
   await app.register(basicAuth, {
     authenticate: false,
     utf8: true,
-    async validate (email, apiKey, request) {
-      request.notes.user = toUser(await app.users.authenticate(email, apiKey))
+    // Not async: a fresh cached look-up answers without a promise (docs/performance.md);
+    // only a cache miss waits for the database.
+    validate (email, apiKey, request, _reply, done) {
+      let cached
+      try {
+        cached = app.users.authenticateCached(email, apiKey)
+      } catch (err) {
+        done(err as Error)
+        return
+      }
+      if (cached !== undefined) {
+        request.notes.user = cached.user
+        done()
+        return
+      }
+      app.users.authenticate(email, apiKey).then((row) => {
+        request.notes.user = toUser(row)
+        done()
+      }, done)
     }
   })
 }, { name: 'basic-auth' })
