@@ -1,6 +1,6 @@
 // What the messages benchmark needs around the measuring: a seeded data dir (users,
 // one public stream, a history of messages), the wrk key-rotation script, and the baseline child.
-import { createReadStream, writeFileSync } from 'node:fs'
+import { createReadStream } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { migrate, openDatabase } from '../plugins/app/db.js'
@@ -84,41 +84,6 @@ export async function seed (dataDir: string, users: number, messages: number): P
   } finally {
     await db.destroy()
   }
-}
-
-/**
- * A wrk script sending `method path [body]` with the keys of one block (init args:
- * offset, count), each key for `perKey` requests in a row and then never again in
- * that run (users-me's rotation). Requests are built once, in init, so the client pays
- * the same for every server; the baseline ignores the Authorization header.
- */
-export function rotationScript (file: string, keys: string[], perKey: number, method: 'GET' | 'POST', path: string, body?: string): string {
-  const list = keys.map((k) => `  ${JSON.stringify(k)}`).join(',\n')
-  const headers = (key: string): string => body === undefined
-    ? `{ ["Authorization"] = ${key} }`
-    : `{ ["Authorization"] = ${key}, ["Content-Type"] = "application/x-www-form-urlencoded" }`
-  // path and body are URL-encoded ASCII, so JSON string literals are valid Lua ones.
-  writeFileSync(file, `local keys = {\n${list}\n}
-local reqs = {}
-local n, used = 1, 0
-function init(args)
-  local offset, count = tonumber(args[1]) or 0, tonumber(args[2]) or #keys
-  for k = 1, count do
-    reqs[k] = wrk.format(${JSON.stringify(method)}, ${JSON.stringify(path)}, ${headers('keys[offset + k]')}${body === undefined ? '' : `, ${JSON.stringify(body)}`})
-  end
-end
-function request()
-  local r = reqs[n]
-  used = used + 1
-  if used == ${perKey} then
-    used = 0
-    n = n + 1
-    if n > #reqs then n = 1 end
-  end
-  return r
-end
-`)
-  return file
 }
 
 export async function countLines (file: string, needle: string): Promise<number> {

@@ -6,9 +6,9 @@ import { join } from 'node:path'
 import { RULES } from '../plugins/app/ratelimit.js'
 import { startParley, type Server } from './children.js'
 import { printProfiles, profiledRun } from './cpuprofile.js'
-import { runWrk, type WrkResult } from './wrk.js'
+import { rotationScript, runWrk, type WrkResult } from './wrk.js'
 import { alternate, median, summarize, type Benchmark, type BenchOptions, type Measured, type Row } from './harness.js'
-import { countLines, rotationScript, sampleContent, seed, startMessagesBaseline, STREAM, SUBSCRIBERS, type Seeded } from './messages-setup.js'
+import { countLines, sampleContent, seed, startMessagesBaseline, STREAM, SUBSCRIBERS, type Seeded } from './messages-setup.js'
 
 /** A moderate concurrency: the p50 targets are about a server that is busy, not queue-bound. */
 const CONNECTIONS = 8

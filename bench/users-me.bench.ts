@@ -12,6 +12,7 @@ import { RULES } from '../plugins/app/ratelimit.js'
 import { startBaseline, startParley, type Server } from './children.js'
 import { printProfiles, profiledRun } from './cpuprofile.js'
 import { alternate, summarize, type Benchmark, type BenchOptions, type Row } from './harness.js'
+import { rotationScript } from './wrk.js'
 
 const PATH = '/api/v1/users/me'
 const ADMIN_EMAIL = 'owner@example.com'
@@ -55,36 +56,6 @@ async function seed (dataDir: string, count: number): Promise<Key[]> {
   } finally {
     await app.close()
   }
-}
-
-/**
- * A wrk script sending GET `path` with the keys of one block (init args: offset,
- * count), each key for PER_KEY requests in a row and then never again in that run.
- * Requests are built once, in init, so the client pays the same for every server.
- */
-function rotationScript (file: string, keys: Key[]): string {
-  const list = keys.map((k) => `  ${JSON.stringify(k.authorization)}`).join(',\n')
-  writeFileSync(file, `local keys = {\n${list}\n}
-local reqs = {}
-local n, used = 1, 0
-function init(args)
-  local offset, count = tonumber(args[1]) or 0, tonumber(args[2]) or #keys
-  for k = 1, count do
-    reqs[k] = wrk.format("GET", ${JSON.stringify(PATH)}, { ["Authorization"] = keys[offset + k] })
-  end
-end
-function request()
-  local r = reqs[n]
-  used = used + 1
-  if used == ${PER_KEY} then
-    used = 0
-    n = n + 1
-    if n > #reqs then n = 1 end
-  end
-  return r
-end
-`)
-  return file
 }
 
 async function get (url: string, authorization?: string): Promise<{ status: number, type: string, text: string }> {
@@ -181,7 +152,7 @@ const usersMe: Benchmark = {
       if (offAnswer.text !== answer.text) throw new Error(`Parley with limits off answers differently: ${offAnswer.status} ${offAnswer.text}`)
       opts.log(`  payload: ${Buffer.byteLength(answer.text)} bytes of JSON, identical from Parley and the baseline`)
 
-      const script = rotationScript(join(opts.dir, 'rotate-keys.lua'), keys)
+      const script = rotationScript(join(opts.dir, 'rotate-keys.lua'), keys.map((k) => k.authorization), PER_KEY, 'GET', PATH)
       const measured = await alternate([
         { name: 'bare fastify', url: bare.url + PATH, script },
         { name: 'parley', url: on.url + PATH, script, scriptArgs: (run) => [String(blockStart(run)), String(blockSizes[run])] },

@@ -1,6 +1,7 @@
 // Runs wrk and reads its report: requests per second, latency percentiles, and
 // the non-2xx/3xx and socket-error counts that say whether a run is valid.
 import { spawn, spawnSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 
 export interface WrkOptions {
   url: string
@@ -69,4 +70,39 @@ export async function runWrk (opts: WrkOptions): Promise<WrkResult> {
   })
   if (code !== 0) throw new Error(`wrk exited with ${String(code)}:\n${out}`)
   return parseWrk(out)
+}
+
+/**
+ * A wrk script sending `method path [body]` with the keys of one block (init args:
+ * offset, count), each key for `perKey` requests in a row and then never again in
+ * that run (users-me's rotation). Requests are built once, in init, so the client pays
+ * the same for every server; the baseline ignores the Authorization header.
+ */
+export function rotationScript (file: string, keys: string[], perKey: number, method: 'GET' | 'POST', path: string, body?: string): string {
+  const list = keys.map((k) => `  ${JSON.stringify(k)}`).join(',\n')
+  const headers = (key: string): string => body === undefined
+    ? `{ ["Authorization"] = ${key} }`
+    : `{ ["Authorization"] = ${key}, ["Content-Type"] = "application/x-www-form-urlencoded" }`
+  // path and body are URL-encoded ASCII, so JSON string literals are valid Lua ones.
+  writeFileSync(file, `local keys = {\n${list}\n}
+local reqs = {}
+local n, used = 1, 0
+function init(args)
+  local offset, count = tonumber(args[1]) or 0, tonumber(args[2]) or #keys
+  for k = 1, count do
+    reqs[k] = wrk.format(${JSON.stringify(method)}, ${JSON.stringify(path)}, ${headers('keys[offset + k]')}${body === undefined ? '' : `, ${JSON.stringify(body)}`})
+  end
+end
+function request()
+  local r = reqs[n]
+  used = used + 1
+  if used == ${perKey} then
+    used = 0
+    n = n + 1
+    if n > #reqs then n = 1 end
+  end
+  return r
+end
+`)
+  return file
 }
