@@ -168,11 +168,6 @@ export function escapeHtml (s: string): string {
 
 export default fp(async function errorsPlugin (app: FastifyInstance) {
   app.setErrorHandler(function (error, request, reply) {
-    // @fastify/static refuses `..` and `%2e%2e` with 400/403: outside static/ is simply not found.
-    if (request.url.startsWith('/static/') && !(error instanceof ParleyError) && (error as FastifyError).statusCode !== undefined &&
-        ((error as FastifyError).statusCode as number) < 500) {
-      return sendError(request, reply, errors.notFound('Page not found'))
-    }
     const coded = toParleyError(error, (request.headers['content-type'] ?? '').split(';')[0]?.trim())
     if (coded !== undefined) {
       if (coded.statusCode >= 500) request.log.error({ err: error }, 'request failed')
