@@ -1,7 +1,7 @@
 // `npm start` as a user runs it (SPEC §1): the compiled server on a real socket, its log, SIGTERM, bad configuration.
 import t from 'tap'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -20,8 +20,10 @@ t.before(() => {
 
 interface Server { child: ChildProcess, stdout: () => string, stderr: () => string, exited: Promise<number | null> }
 
-function startServer (t: Pick<typeof import('tap').t, 'teardown'>, env: Record<string, string>): Server {
+function startServer (t: Pick<typeof import('tap').t, 'teardown'>, env: Record<string, string>, dotEnv?: string): Server {
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-server-'))
+  // The server's working directory: where it looks for a .env file.
+  if (dotEnv !== undefined) writeFileSync(join(dataDir, '.env'), dotEnv)
   // Its own process group, so teardown can stop the server and anything it started.
   const child = spawn(process.execPath, [entry], {
     cwd: dataDir,
@@ -134,4 +136,19 @@ t.test('SIGTERM still stops the server after its stdout reader went away (EPIPE)
   server.child.kill('SIGTERM')
   const code = await Promise.race([server.exited, new Promise((resolve) => setTimeout(() => resolve('timeout'), 10_000))])
   t.equal(code, 0, 'exits 0 instead of retrying the log write forever')
+})
+
+t.test('a .env file in the working directory configures the server, and its bad values are named too', async (t) => {
+  const server = startServer(t, {}, 'PARLEY_REALM_NAME=Elsinore\n')
+  const url = await listeningUrl(server)
+  const settings = await fetch(`${url}/api/v1/server_settings`)
+  t.match(await settings.json(), { result: 'success', data: { realm_name: 'Elsinore' } })
+  server.child.kill('SIGTERM')
+  t.equal(await server.exited, 0)
+
+  const bad = startServer(t, {}, 'PARLEY_HEARTBEAT_SECONDS=soon\n')
+  const code = await Promise.race([bad.exited, new Promise((resolve) => setTimeout(() => resolve('timeout'), 20_000))])
+  t.not(code, 0)
+  t.not(code, 'timeout')
+  t.match(bad.stderr(), 'PARLEY_HEARTBEAT_SECONDS')
 })
