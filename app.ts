@@ -2,11 +2,9 @@
 import { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Config } from './plugins/app/config.js'
 import configPlugin from './plugins/app/config.js'
-import notes from './plugins/app/notes.js'
+import notes, { lazyChildLogger } from './plugins/app/notes.js'
 import errorsPlugin from './plugins/app/errors.js'
-import cookie from './plugins/external/cookie.js'
 import formbody from './plugins/external/formbody.js'
-import multipart from './plugins/external/multipart.js'
 import basicAuth from './plugins/external/basic-auth.js'
 import staticFiles from './plugins/external/static.js'
 import db from './plugins/app/db.js'
@@ -31,6 +29,7 @@ export function serverOptions (logger: FastifyServerOptions['logger']): FastifyS
     logger,
     // One access line per request comes from the notes plugin instead.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: lazyChildLogger,
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
     // Held long-polls must not keep a stopping server open.
@@ -45,9 +44,9 @@ export default async function parley (app: FastifyInstance, opts: AppOptions): P
   await app.register(notes)
   await app.register(errorsPlugin)
 
-  await app.register(cookie)
+  // @fastify/multipart and @fastify/cookie are registered by the verb table
+  // (plugins/app/rest.ts) in the scopes that use them.
   await app.register(formbody)
-  await app.register(multipart)
   await app.register(basicAuth)
 
   await app.register(db)

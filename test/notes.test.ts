@@ -1,7 +1,8 @@
 // Request notes and the access log (SPEC §5): one structured line per request, client and requester, no secrets.
 import t from 'tap'
 import type { InjectOptions, LightMyRequestResponse } from 'fastify'
-import { parseUserAgent } from '../plugins/app/notes.js'
+import pino from 'pino'
+import { isApiPath, lazyChildLogger, parseUserAgent } from '../plugins/app/notes.js'
 import { basic, build } from './helper.js'
 
 interface LogLine { level: number, msg: string, reqId?: string, [field: string]: unknown }
@@ -119,4 +120,46 @@ t.test('parseUserAgent reads name and version', async (t) => {
   t.same(parseUserAgent('bare'), ['bare', ''])
   t.same(parseUserAgent(''), ['Unspecified', ''])
   t.same(parseUserAgent(undefined), ['Unspecified', ''])
+  // Parsed once per distinct agent: the second answer is the remembered one, and still right.
+  t.equal(parseUserAgent('ZulipMobile/27.1 (Android 14)'), parseUserAgent('ZulipMobile/27.1 (Android 14)'))
+  t.same(parseUserAgent('curl/8.1'), ['curl', '8.1'])
+})
+
+t.test('isApiPath: the two API mounts, alone or followed by / or ?, and nothing else', async (t) => {
+  for (const url of ['/api/v1', '/api/v1/users', '/api/v1?x=1', '/json', '/json/users', '/json?x=1']) t.ok(isApiPath(url), url)
+  for (const url of ['/', '/api', '/api/v10', '/api/v1x/users', '/jsonp', '/json.html', '/static/json', '/login']) t.notOk(isApiPath(url), url)
+})
+
+t.test('request.log writes the same JSON as a pino child bound to the request id, without building one per request', async (t) => {
+  const out: string[] = []
+  const root = pino({ base: { pid: 1, hostname: 'h' }, timestamp: false }, { write (s: string) { out.push(s) } })
+  const fastify = app
+  const lazy = lazyChildLogger.call(fastify, root, { reqId: 'req-7' }, {}, {} as never)
+  const eager = root.child({ reqId: 'req-7' })
+  lazy.error({ code: 'X' }, 'failed')
+  eager.error({ code: 'X' }, 'failed')
+  t.equal(out.length, 2)
+  t.equal(out[0], out[1])
+  t.match(JSON.parse(out[0]!), { reqId: 'req-7', pid: 1, hostname: 'h', code: 'X', msg: 'failed' })
+
+  // A child of request.log keeps the request id and adds its own bindings.
+  out.length = 0
+  lazy.child({ queue: 'q1' }).info('held')
+  eager.child({ queue: 'q1' }).info('held')
+  t.equal(out[0], out[1])
+  t.match(JSON.parse(out[0]!), { reqId: 'req-7', queue: 'q1', msg: 'held' })
+
+  // Two requests' loggers do not share their ids.
+  out.length = 0
+  const other = lazyChildLogger.call(fastify, root, { reqId: 'req-8' }, {}, {} as never)
+  other.info('a')
+  lazy.info('b')
+  t.same(out.map((s) => JSON.parse(s).reqId), ['req-8', 'req-7'])
+
+  // A route with its own level gets a real pino child, with that level.
+  const quiet = lazyChildLogger.call(fastify, root, { reqId: 'req-9' }, { level: 'error' }, {} as never)
+  t.equal(quiet.level, 'error')
+  out.length = 0
+  quiet.info('dropped')
+  t.equal(out.length, 0)
 })

@@ -1,7 +1,8 @@
 // Request notes (SPEC §5): one typed object per request that logging, rate
 // limiting and error shaping read, and the one access-log line per request.
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import pino from 'pino'
+import type { FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fastify'
 import type { User } from './users.js'
 
 export interface AppliedLimit {
@@ -31,19 +32,63 @@ declare module 'fastify' {
   }
 }
 
-const API_PREFIXES = ['/api/v1/', '/json/']
-
+/** `/api/v1` or `/json`, alone or followed by `/` or `?`. */
 export function isApiPath (url: string): boolean {
-  return API_PREFIXES.some((p) => url.startsWith(p)) || url === '/api/v1' || url === '/json' ||
-    url.startsWith('/api/v1?') || url.startsWith('/json?')
+  const rest = url.startsWith('/api/v1') ? 7 : url.startsWith('/json') ? 5 : -1
+  if (rest === -1) return false
+  const next = url.charCodeAt(rest)
+  return Number.isNaN(next) || next === 47 /* / */ || next === 63 /* ? */
 }
 
+const UNSPECIFIED: readonly [string, string] = ['Unspecified', '']
+/** Clients send the same User-Agent on every request: each distinct one is parsed once. */
+const parsedAgents = new Map<string, readonly [string, string]>()
+
 /** `ZulipMobile/27.1 (Android 14)` → ['ZulipMobile', '27.1']. */
-export function parseUserAgent (ua: string | undefined): [string, string] {
-  if (ua === undefined || ua === '') return ['Unspecified', '']
-  const m = /^([^\s/]+)(?:\/(\S+))?/.exec(ua)
-  if (m === null) return ['Unspecified', '']
-  return [m[1] as string, m[2] ?? '']
+export function parseUserAgent (ua: string | undefined): readonly [string, string] {
+  if (ua === undefined || ua === '') return UNSPECIFIED
+  let parsed = parsedAgents.get(ua)
+  if (parsed === undefined) {
+    const m = /^([^\s/]+)(?:\/(\S+))?/.exec(ua)
+    parsed = m === null ? UNSPECIFIED : [m[1] as string, m[2] ?? '']
+    if (parsedAgents.size >= 1000) parsedAgents.clear()
+    parsedAgents.set(ua, parsed)
+  }
+  return parsed
+}
+
+const { chindingsSym } = pino.symbols
+const REQ_ID = Symbol('parley.reqId')
+const lazyParents = new WeakMap<object, object>()
+
+/**
+ * Fastify's childLoggerFactory. Fastify gives every request a pino child bound to
+ * its id; building one (serializing the binding) is measurable on every request,
+ * yet a request logs through it only when something goes wrong: the access line
+ * goes through the root logger with the id as a field, which writes the same
+ * JSON. So `request.log` is a child whose binding is serialized when it first
+ * writes (pino reads a logger's bindings from `pino.symbols.chindingsSym`).
+ */
+export const lazyChildLogger: NonNullable<FastifyServerOptions['childLoggerFactory']> = function (logger, bindings, opts) {
+  const root = logger as unknown as Record<symbol, unknown>
+  if (typeof root[chindingsSym] !== 'string' || opts.level !== undefined || opts.serializers !== undefined ||
+    Object.keys(bindings).length !== 1 || typeof bindings.reqId !== 'string') {
+    return logger.child(bindings, opts)
+  }
+  let parent = lazyParents.get(logger)
+  if (parent === undefined) {
+    parent = Object.create(logger, {
+      [chindingsSym]: {
+        get (this: Record<symbol, unknown>) { return `${String(root[chindingsSym])},"reqId":${JSON.stringify(this[REQ_ID])}` },
+        // pino's own child() of this logger stores its bindings here.
+        set (this: object, value: string) { Object.defineProperty(this, chindingsSym, { value, writable: true, enumerable: true, configurable: true }) }
+      }
+    }) as object
+    lazyParents.set(logger, parent)
+  }
+  const child = Object.create(parent) as Record<symbol, unknown>
+  child[REQ_ID] = bindings.reqId
+  return child as unknown as typeof logger
 }
 
 /** Sets the client from a `client` parameter, which wins over the User-Agent. */
@@ -89,7 +134,10 @@ export default fp(async function notesPlugin (app: FastifyInstance) {
     const notes = request.notes
     if (notes === null) { done(); return }
     const ms = Math.round(Number(process.hrtime.bigint() - notes.start) / 1e6)
-    request.log.info({
+    // The root logger with the id as a field: the same line as request.log would
+    // write, without building the request's child logger (lazyChildLogger).
+    app.log.info({
+      reqId: request.id,
       method: request.method,
       url: request.routeOptions.url ?? request.url.split('?')[0],
       statusCode: reply.statusCode,

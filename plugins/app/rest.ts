@@ -10,6 +10,8 @@ import type { Validator } from 'typebox/compile'
 import type { Access, Mount } from './auth.js'
 import { errors } from './errors.js'
 import { setClientParam } from './notes.js'
+import cookie from '../external/cookie.js'
+import multipart from '../external/multipart.js'
 import type { User } from './users.js'
 
 export type Verb = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
@@ -242,44 +244,62 @@ async function mountTable (app: FastifyInstance, opts: MountOptions): Promise<vo
     done(Number(declared) > bodyLimit ? errors.tooLarge() : undefined)
   }
 
-  for (const r of opts.resources) {
-    const allow = allowedMethods(r)
-    const allowHeader = allow.join(', ')
-    const guards = [pathGuard(r.path), limitBody]
-    for (const [method, spec] of Object.entries(r.verbs) as Array<[Verb, VerbSpec]>) {
-      const plan = planParams(spec.params, r.path)
-      const hasBody = BODY_VERBS.has(method)
-      app.route({
-        method,
-        url: r.path,
-        schema: { response: { 200: envelope(spec.response) } },
-        config: { resource: r, verb: method },
-        onRequest: [...guards, ...app.auth.hooks(opts.mount, spec.access ?? 'user', spec.rateLimited ?? true)],
-        handler: async function (request, reply) {
-          const { params, ignored } = parseParams(plan, request, hasBody)
-          const data = await spec.handler({ params, user: request.notes.user as User, request, reply, app }) as Record<string, unknown>
-          if (ignored.length > 0) data[IGNORED] = ignored
-          return { result: 'success', msg: '', data }
-        }
-      })
-    }
-    // OPTIONS and 405 are answered before authentication, from the same table.
-    app.route({
-      method: 'OPTIONS',
-      url: r.path,
-      onRequest: guards,
-      handler: async (_request, reply) => reply.code(204).header('allow', allowHeader).send()
-    })
-    const others = otherMethods(Object.keys(r.verbs))
-    if (others.length > 0) {
-      app.route({
-        method: others,
-        url: r.path,
-        onRequest: guards,
-        handler: async () => { throw errors.methodNotAllowed(allow) }
-      })
-    }
+  // The session cookie is read only on /json; multipart bodies only on the verbs
+  // that take a body. Each plugin is registered in the scope that uses it, so a
+  // GET on /api/v1 runs none of their hooks (docs/performance.md).
+  if (opts.mount === 'json') await app.register(cookie)
+  const guardsOf = (r: Resource, body: boolean): onRequestHookHandler[] => {
+    const guards = r.path.includes(':') ? [pathGuard(r.path)] : []
+    return body ? [...guards, limitBody] : guards
   }
+  const declare = (scope: FastifyInstance, r: Resource, method: Verb, spec: VerbSpec): void => {
+    const plan = planParams(spec.params, r.path)
+    const hasBody = BODY_VERBS.has(method)
+    scope.route({
+      method,
+      url: r.path,
+      schema: { response: { 200: envelope(spec.response) } },
+      config: { resource: r, verb: method },
+      onRequest: [...guardsOf(r, hasBody), ...app.auth.hooks(opts.mount, spec.access ?? 'user', spec.rateLimited ?? true)],
+      handler: async function (request, reply) {
+        const { params, ignored } = parseParams(plan, request, hasBody)
+        const data = await spec.handler({ params, user: request.notes.user as User, request, reply, app }) as Record<string, unknown>
+        if (ignored.length > 0) data[IGNORED] = ignored
+        return { result: 'success', msg: '', data }
+      }
+    })
+  }
+
+  for (const r of opts.resources) {
+    const spec = r.verbs.GET
+    if (spec !== undefined) declare(app, r, 'GET', spec)
+  }
+  await app.register(async function bodies (scope) {
+    await scope.register(multipart)
+    for (const r of opts.resources) {
+      for (const [method, spec] of Object.entries(r.verbs) as Array<[Verb, VerbSpec]>) {
+        if (method !== 'GET') declare(scope, r, method, spec)
+      }
+      const allow = allowedMethods(r)
+      const allowHeader = allow.join(', ')
+      // OPTIONS and 405 are answered before authentication, from the same table.
+      scope.route({
+        method: 'OPTIONS',
+        url: r.path,
+        onRequest: guardsOf(r, true),
+        handler: async (_request, reply) => reply.code(204).header('allow', allowHeader).send()
+      })
+      const others = otherMethods(Object.keys(r.verbs))
+      if (others.length > 0) {
+        scope.route({
+          method: others,
+          url: r.path,
+          onRequest: guardsOf(r, true),
+          handler: async () => { throw errors.methodNotAllowed(allow) }
+        })
+      }
+    }
+  })
 }
 
 declare module 'fastify' {
