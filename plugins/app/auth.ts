@@ -76,11 +76,11 @@ export class Auth {
 
   private basic (access: Access): onRequestHookHandler {
     const app = this.app
-    if (access !== 'anonymous') return app.basicAuth
+    if (access !== 'anonymous') return app.basicIdentify
     // Anonymous verbs still honour credentials when a client sends them.
     return function optionalBasic (request, reply, done) {
       if (request.headers.authorization === undefined) { done(); return }
-      app.basicAuth(request, reply, done)
+      app.basicIdentify(request, reply, done)
     }
   }
 
@@ -118,4 +118,4 @@ declare module 'fastify' {
 
 export default fp(async function authPlugin (app: FastifyInstance) {
   app.decorate('auth', new Auth(app))
-}, { name: 'auth', dependencies: ['users', 'sessions', 'ratelimit', 'notes', 'basic-auth', 'cookie'] })
+}, { name: 'auth', dependencies: ['users', 'sessions', 'ratelimit', 'notes', 'basic-auth'] })

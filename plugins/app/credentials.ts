@@ -31,8 +31,9 @@ export async function verifyPassword (password: string, stored: string | null): 
   return expected.length === actual.length && timingSafeEqual(expected, actual)
 }
 
-export function safeEqual (a: string, b: string): boolean {
-  const ab = Buffer.from(a)
+/** Constant-time equality; `a` may come as a Buffer already (a cached key). */
+export function safeEqual (a: string | Buffer, b: string): boolean {
+  const ab = typeof a === 'string' ? Buffer.from(a) : a
   const bb = Buffer.from(b)
   if (ab.length !== bb.length) {
     timingSafeEqual(ab, ab)

@@ -60,7 +60,7 @@ export interface NewUser { email: string, password?: string | undefined, full_na
 
 export class UserStore {
   /** Recent credential look-ups by email key; cleared on every local change to a user. */
-  private readonly authCache = new Map<string, { row: UserRow | undefined, user: User | undefined, until: number }>()
+  private readonly authCache = new Map<string, { row: UserRow | undefined, user: User | undefined, key?: Buffer, until: number }>()
 
   constructor (private readonly db: DB, private readonly bus: EventBus, private readonly botDomain: string) {}
 
@@ -129,14 +129,15 @@ export class UserStore {
   authenticateCached (email: string, apiKey: string, scheme: 'Basic' = 'Basic'): { row: UserRow, user: User } | undefined {
     const hit = this.authCache.get(emailKey(email))
     if (hit === undefined || hit.until < Date.now()) return undefined
-    const row = this.verify(hit.row, apiKey, scheme)
+    hit.key ??= Buffer.from(hit.row?.api_key ?? UNKNOWN_USER_KEY)
+    const row = this.verify(hit.row, apiKey, scheme, hit.key)
     hit.user ??= toUser(row)
     return { row, user: hit.user }
   }
 
-  private verify (row: UserRow | undefined, apiKey: string, scheme: 'Basic'): UserRow {
+  private verify (row: UserRow | undefined, apiKey: string, scheme: 'Basic', key?: Buffer): UserRow {
     // Compare even for an unknown email, so the answer time does not tell which emails exist.
-    const keyMatches = safeEqual(row?.api_key ?? UNKNOWN_USER_KEY, apiKey)
+    const keyMatches = safeEqual(key ?? row?.api_key ?? UNKNOWN_USER_KEY, apiKey)
     if (row === undefined || !keyMatches) throw errors.unauthorized('Invalid API key or email', scheme)
     if (row.is_active !== 1) throw errors.deactivated(scheme)
     return row
