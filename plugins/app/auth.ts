@@ -62,7 +62,7 @@ export class Auth {
           ? undefined
           : user === null
             ? app.rateLimiter.check(request, reply, RULES.anonymous, request.ip)
-            : app.rateLimiter.check(request, reply, RULES.user, String(user.user_id))
+            : app.rateLimiter.check(request, reply, RULES.user, user.user_id)
         if (pending === undefined) admitted(user)
       } catch (err) {
         done(err as Error)

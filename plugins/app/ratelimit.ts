@@ -51,6 +51,9 @@ export const RULES = {
 }
 
 export class RateLimiter {
+  /** The store keys of each rule set for each id, built once: a fresh key string per request is measurable. */
+  private readonly keyCache = new Map<Rule[], Map<string | number, string[]>>()
+
   constructor (readonly store: RateLimitStore, readonly enabled: boolean) {}
 
   /**
@@ -58,13 +61,33 @@ export class RateLimiter {
    * headers of the strictest window, and throws 429 RATE_LIMIT_HIT when over.
    * Synchronous when the store is (memory); a Promise when it is not (Redis).
    */
-  check (request: FastifyRequest, reply: FastifyReply, rules: Rule[], id: string): void | Promise<void> {
+  check (request: FastifyRequest, reply: FastifyReply, rules: Rule[], id: string | number): void | Promise<void> {
     if (!this.enabled) return
-    const windows = rules.map((rule) => this.store.hit(`${rule.domain}:${id}`, rule.windowSeconds, 1))
-    if (windows.some((w) => w instanceof Promise)) {
-      return Promise.all(windows).then((ws) => { this.apply(request, reply, rules, ws) })
+    const keys = this.keysOf(rules, id)
+    const windows: Array<{ count: number, reset: number } | Promise<{ count: number, reset: number }>> = []
+    let pending = false
+    for (let i = 0; i < rules.length; i++) {
+      const w = this.store.hit(keys[i] as string, (rules[i] as Rule).windowSeconds, 1)
+      if (w instanceof Promise) pending = true
+      windows.push(w)
     }
+    if (pending) return Promise.all(windows).then((ws) => { this.apply(request, reply, rules, ws) })
     this.apply(request, reply, rules, windows as Array<{ count: number, reset: number }>)
+  }
+
+  private keysOf (rules: Rule[], id: string | number): string[] {
+    let byId = this.keyCache.get(rules)
+    if (byId === undefined) {
+      byId = new Map()
+      this.keyCache.set(rules, byId)
+    }
+    let keys = byId.get(id)
+    if (keys === undefined) {
+      if (byId.size >= 10_000) byId.clear()
+      keys = rules.map((rule) => `${rule.domain}:${id}`)
+      byId.set(id, keys)
+    }
+    return keys
   }
 
   private apply (request: FastifyRequest, reply: FastifyReply, rules: Rule[], windows: Array<{ count: number, reset: number }>): void {
