@@ -67,8 +67,40 @@ export function streamVisibleTo (userId: number) {
   ])
 }
 
+/**
+ * Who is subscribed to each stream, cached per database (one app per database): the send path
+ * asks on every stream message. `gen` is bumped on every change, so a read that raced one does
+ * not store what it read; `dirty` holds the transactions that changed subscribers, whose own reads
+ * see uncommitted rows and are not stored either.
+ */
+interface SubscriberCache { gen: number, lists: Map<number, number[]>, dirty: WeakSet<object> }
+const subscriberCaches = new WeakMap<DB, SubscriberCache>()
+
+function subscriberCache (db: DB): SubscriberCache {
+  let c = subscriberCaches.get(db)
+  if (c === undefined) { c = { gen: 0, lists: new Map(), dirty: new WeakSet() }; subscriberCaches.set(db, c) }
+  return c
+}
+
+/**
+ * Forgets cached subscribers (of one stream, or all): call it INSIDE the transaction that changes
+ * who is subscribed or active. Kysely runs every query on SQLite's one connection, so no other
+ * request can read the old rows between this and the commit and cache them again.
+ */
+export function subscribersChanged (db: DB, trx: Transaction<Database>, streamId?: number): void {
+  const c = subscriberCache(db)
+  c.gen++
+  c.dirty.add(trx)
+  if (streamId === undefined) c.lists.clear()
+  else c.lists.delete(streamId)
+}
+
 export class StreamStore {
-  constructor (private readonly db: DB, private readonly bus: EventBus) {}
+  private readonly subscribers: SubscriberCache
+
+  constructor (private readonly db: DB, private readonly bus: EventBus) {
+    this.subscribers = subscriberCache(db)
+  }
 
   /** Streams the user may see: public ones and private ones they are subscribed to. */
   async visibleTo (user: User): Promise<Stream[]> {
@@ -102,12 +134,18 @@ export class StreamStore {
     return row !== undefined
   }
 
-  /** Active users subscribed to a stream: who gets its message events. */
+  /** Active users subscribed to a stream: who gets its message events. A fresh array the caller may change. */
   async subscriberIds (streamId: number, db: Db = this.db): Promise<number[]> {
+    const c = this.subscribers
+    const cached = c.lists.get(streamId)
+    if (cached !== undefined) return cached.slice()
+    const gen = c.gen
     const rows = await db.selectFrom('subscriptions').innerJoin('users', 'users.id', 'subscriptions.user_id')
       .select('subscriptions.user_id').where('subscriptions.stream_id', '=', streamId).where('users.is_active', '=', 1)
       .orderBy('subscriptions.user_id').execute()
-    return rows.map((r) => r.user_id)
+    const ids = rows.map((r) => r.user_id)
+    if (gen === c.gen && !c.dirty.has(db)) c.lists.set(streamId, ids.slice())
+    return ids
   }
 
   /** Who may learn about a stream's existence and changes: everyone, or its subscribers. */
@@ -144,6 +182,7 @@ export class StreamStore {
         date_created: t
       }).returningAll().executeTakeFirstOrThrow()
       await trx.insertInto('subscriptions').values(members.map((id) => ({ user_id: id, stream_id: row.id, date_subscribed: t }))).execute()
+      subscribersChanged(this.db, trx, row.id)
       return { row, members }
     })
     const stream = toStream(row)
@@ -200,6 +239,7 @@ export class StreamStore {
       }
       if (row.is_archived === 1) throw errors.noChange('Stream is already archived')
       await trx.updateTable('streams').set({ is_archived: 1, name_key: null }).where('id', '=', streamId).execute()
+      subscribersChanged(this.db, trx, streamId)
       return { row, audience: await this.audienceOf(row, trx) }
     })
     this.bus.publish({ type: 'stream', op: 'delete', streams: [toStream(row)] }, audience)
@@ -211,6 +251,7 @@ export class StreamStore {
       const row = await this.findVisible(user, streamId, trx)
       if (await this.isSubscribed(user.user_id, streamId, trx)) throw errors.alreadyExists(`Already subscribed to '${row.name}'`)
       await trx.insertInto('subscriptions').values({ user_id: user.user_id, stream_id: streamId, date_subscribed: now() }).execute()
+      subscribersChanged(this.db, trx, streamId)
       return row
     })
     const stream = toStream(row)
@@ -224,6 +265,7 @@ export class StreamStore {
       const row = await this.findVisible(user, streamId, trx)
       const removed = await trx.deleteFrom('subscriptions').where('user_id', '=', user.user_id).where('stream_id', '=', streamId).executeTakeFirst()
       if (Number(removed.numDeletedRows) === 0) throw errors.noChange(`Not subscribed to '${row.name}'`)
+      subscribersChanged(this.db, trx, streamId)
       return row
     })
     this.bus.publish({ type: 'subscription', op: 'remove', subscriptions: [toStream(row)] }, { kind: 'users', userIds: [user.user_id] })

@@ -7,6 +7,7 @@ import type { DB, UserTable } from './db.js'
 import type { EventBus } from './bus.js'
 import { errors } from './errors.js'
 import { generateApiKey, generatePassword, hashPassword, safeEqual } from './credentials.js'
+import { subscribersChanged } from './streams.js'
 
 export type Role = 'owner' | 'admin' | 'member' | 'guest'
 export const ROLES: Role[] = ['owner', 'admin', 'member', 'guest']
@@ -268,6 +269,7 @@ export class UserStore {
         .where('bot_owner_id', '=', targetId).where('is_active', '=', 1).execute()
       const ids = [targetId, ...bots.map((b) => b.id)]
       await trx.updateTable('users').set({ is_active: 0 }).where('id', 'in', ids).execute()
+      subscribersChanged(this.db, trx)
       await trx.deleteFrom('sessions').where('user_id', 'in', ids).execute()
       return ids
     })
