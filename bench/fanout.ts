@@ -1,8 +1,7 @@
 // Fan-out benchmark (issue 3, 8c): N long-polls held on a stream N users subscribe to, one
 // message sent; time until the last poll is answered, and the server's RSS while holding.
 // Run: `npx tsx bench/fanout.ts [N…]` or `node dist/bench/fanout.js [N…]` (needs `npm run build`).
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
@@ -11,6 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { migrate, openDatabase } from '../plugins/app/db.js'
 import { generateApiKey } from '../plugins/app/credentials.js'
+import { startChild } from './children.js'
 
 export interface FanoutResult {
   n: number
@@ -73,16 +73,19 @@ async function seed (dataDir: string, n: number): Promise<Seeded> {
   }
 }
 
-interface Child { proc: ChildProcess, port: number, stop: () => Promise<void>, lines: () => string[] }
+interface Child { pid: number, port: number, stop: () => Promise<void>, logFile: string }
 
 async function startServer (dir: string, dataDir: string): Promise<Child> {
   // FANOUT_NODE_ARGS="--cpu-prof" profiles the server (the profile lands in the temp dir; see --keep).
   const nodeArgs = (process.env.FANOUT_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
-  const proc = spawn(process.execPath, [...nodeArgs, serverScript()], {
-    cwd: dir,
+  // The log goes to a file, as a server's log would, and is read after the measurement: read through
+  // a pipe by this process it cost the client CPU in the very window measured (docs/performance.md).
+  const server = await startChild({
+    name: 'fanout-server',
+    script: serverScript(),
+    nodeArgs,
+    dir,
     env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: dir,
       HOST: '127.0.0.1',
       PORT: '0',
       PARLEY_DATA_DIR: dataDir,
@@ -91,49 +94,26 @@ async function startServer (dir: string, dataDir: string): Promise<Child> {
       PARLEY_ADMIN_PASSWORD: 'owner-password',
       LOG_LEVEL: 'info'
     },
-    stdio: ['ignore', 'pipe', 'inherit']
+    urlPattern: /"url":"(http:\/\/[^"]+)"/
   })
-  // 'close', not 'exit': the last log lines are read by then.
-  const exited = new Promise<void>((resolve) => { proc.on('close', () => { resolve() }) })
   // Never leave a server behind when the benchmark itself dies.
-  const orphan = (): void => { proc.kill('SIGKILL') }
+  const orphan = (): void => { try { process.kill(server.pid, 'SIGKILL') } catch {} }
   process.once('exit', orphan)
-  exited.then(() => { process.off('exit', orphan) }, () => {})
-  // The listening URL is in the log; the log keeps flowing (access lines) and is drained, as a log
-  // shipper would; the access lines of the fan-out are kept for the server-side timing.
-  let rest = ''
-  const access: string[] = []
-  const keep = (chunk: Buffer): void => {
-    const parts = (rest + chunk.toString('utf8')).split('\n')
-    rest = parts.pop() ?? ''
-    for (const line of parts) if (line.includes('"url":"/api/v1/events"') || line.includes('"url":"/api/v1/messages"')) access.push(line)
-  }
-  const port = await new Promise<number>((resolve, reject) => {
-    let seen = ''
-    const timer = setTimeout(() => { reject(new Error(`the server did not start:\n${seen.slice(-2000)}`)) }, 30_000)
-    const onData = (chunk: Buffer): void => {
-      seen += chunk.toString('utf8')
-      const m = /"url":"http:\/\/[^"]*:(\d+)"/.exec(seen)
-      if (m !== null) {
-        clearTimeout(timer)
-        proc.stdout?.off('data', onData)
-        proc.stdout?.on('data', keep)
-        resolve(Number(m[1]))
-      }
-    }
-    proc.stdout?.on('data', onData)
-    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`the server exited with ${String(code)}:\n${seen.slice(-2000)}`)) })
-  })
   return {
-    proc,
-    port,
-    lines: () => access.splice(0),
+    pid: server.pid,
+    port: Number(new URL(server.url).port),
+    logFile: server.logFile,
     stop: async () => {
-      if (proc.exitCode !== null) return
-      proc.kill('SIGINT')
-      await exited
+      await server.stop()
+      process.off('exit', orphan)
     }
   }
+}
+
+/** The access lines of GET /events and POST /messages written after byte `offset` of the log. */
+function accessLines (logFile: string, offset: number): string[] {
+  return readFileSync(logFile).subarray(offset).toString('utf8').split('\n')
+    .filter((line) => line.includes('"url":"/api/v1/events"') || line.includes('"url":"/api/v1/messages"'))
 }
 
 function rssMiB (pid: number): number {
@@ -236,8 +216,7 @@ export async function fanout (n: number, log: (line: string) => void = () => {})
   try {
     const seeded = await seed(dataDir, n)
     server = await startServer(dir, dataDir)
-    const { port, proc } = server
-    const pid = proc.pid as number
+    const { port, pid } = server
     // A first message warms what runs once per process (markdown-it compiles its linkify patterns on
     // first use); it goes before any queue exists, so no poll sees it.
     const warm = await call(agent, port, 'POST', '/api/v1/messages', seeded.senderAuth, 'type=stream&to=crowd&topic=warm-up&content=https%3A%2F%2Fexample.com%20**warm**')
@@ -267,7 +246,7 @@ export async function fanout (n: number, log: (line: string) => void = () => {})
     const rss = rssMiB(pid)
     log(`fanout N=${n}: ${n} polls held, server RSS ${rss.toFixed(1)} MiB; sending one message`)
 
-    server.lines()
+    const logOffset = statSync(server.logFile).size
     const ticks0 = cpuTicks(pid)
     const cpu0 = process.cpuUsage()
     const t0 = performance.now()
@@ -283,7 +262,7 @@ export async function fanout (n: number, log: (line: string) => void = () => {})
     await server.stop()
     return {
       firstMs: times[0] ?? NaN,
-      serverSpanMs: serverSpan(server.lines()),
+      serverSpanMs: serverSpan(accessLines(server.logFile, logOffset)),
       serverCpuMs: serverTicks * 10,
       clientCpuMs: (clientCpu.user + clientCpu.system) / 1000,
       n,
