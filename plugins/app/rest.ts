@@ -64,6 +64,8 @@ export function allowedMethods (r: Resource): string[] {
 }
 
 export const IGNORED = 'ignored_parameters_unsupported'
+
+interface SuccessEnvelope { result: 'success', msg: '', data: Record<string, unknown> }
 /** Parameters every verb consumes without declaring them. */
 const CONSUMED = new Set(['client'])
 
@@ -261,11 +263,16 @@ async function mountTable (app: FastifyInstance, opts: MountOptions): Promise<vo
       schema: { response: { 200: envelope(spec.response) } },
       config: { resource: r, verb: method },
       onRequest: [...guardsOf(r, hasBody), ...app.auth.hooks(opts.mount, spec.access ?? 'user', spec.rateLimited ?? true)],
-      handler: async function (request, reply) {
+      // Not async: a handler that answers without a promise (users/me) is answered in
+      // the same tick; one that returns a promise is chained (docs/performance.md).
+      handler: function (request, reply) {
         const { params, ignored } = parseParams(plan, request, hasBody)
-        const data = await spec.handler({ params, user: request.notes.user as User, request, reply, app }) as Record<string, unknown>
-        if (ignored.length > 0) data[IGNORED] = ignored
-        return { result: 'success', msg: '', data }
+        const answer = (data: Record<string, unknown>): SuccessEnvelope => {
+          if (ignored.length > 0) data[IGNORED] = ignored
+          return { result: 'success', msg: '', data }
+        }
+        const data = spec.handler({ params, user: request.notes.user as User, request, reply, app }) as Record<string, unknown> | Promise<Record<string, unknown>>
+        return data instanceof Promise ? data.then(answer) : answer(data)
       }
     })
   }
