@@ -1,6 +1,8 @@
-// The one select every message read goes through, and the rule of who may read a message.
+// The one select every message read goes through, the rule of who may read a message, and the page query.
 import type { ExpressionBuilder, Transaction } from 'kysely'
 import type { Database, DB } from './db.js'
+import { Prepared } from './compiled.js'
+import { narrowBind, narrowShape, narrowWhere, type NarrowFilter } from './narrow.js'
 import { streamVisibleTo } from './streams.js'
 
 type Db = DB | Transaction<Database>
@@ -28,4 +30,56 @@ export function readableBy (userId: number) {
     streamVisibleTo(userId)(eb as unknown as ExpressionBuilder<Database, 'streams'>),
     eb('messages.dm_group_id', 'in', eb.selectFrom('dm_group_members').select('dm_group_members.group_id').where('dm_group_members.user_id', '=', userId))
   ])
+}
+
+export type Anchor = number | 'newest' | 'oldest'
+
+/** A page's values: the reader, the anchor id (numeric anchors), each side's row limit, the narrow's values as v0, v1, … */
+export type PageValues = Record<string, unknown>
+
+/** The anchor's kind decides the SQL (and which sides are read); its id is a value. */
+function anchorKind (anchor: Anchor): 'id' | 'newest' | 'oldest' { return typeof anchor === 'number' ? 'id' : anchor }
+
+/** What decides a page query's SQL: the anchor's kind and the narrow's shape. */
+export function pageShape (anchor: Anchor, filters: NarrowFilter[]): string {
+  return `${anchorKind(anchor)}:${narrowShape(filters)}`
+}
+
+/**
+ * Up to `before` rows older than the anchor (newest first) and up to `after` from the anchor on,
+ * one query. Each side is read even when its count is 0: its one extra row answers found_oldest/found_newest.
+ */
+function pageQuery (db: Db, kind: 'id' | 'newest' | 'oldest', p: PageValues, filters: NarrowFilter[]) {
+  const base = selectMessages(db).where(readableBy(p.user as number)).where(narrowWhere(filters))
+  const wantBefore = kind !== 'oldest'
+  const wantAfter = kind !== 'newest'
+  const before = kind === 'id' ? base.where('messages.id', '<', p.anchor as number) : base
+  const after = kind === 'id' ? base.where('messages.id', '>=', p.anchor as number) : base
+  const beforeQ = before.orderBy('messages.id', 'desc').limit(p.before as number)
+  const afterQ = after.orderBy('messages.id', 'asc').limit(p.after as number)
+  return wantBefore && wantAfter
+    ? db.selectFrom(beforeQ.as('b')).selectAll().unionAll(db.selectFrom(afterQ.as('a')).selectAll())
+    : wantBefore ? beforeQ : afterQ
+}
+
+/** The values of a page: one extra row on each side tells whether the page reaches the oldest/newest message. */
+export function pageValues (userId: number, anchor: Anchor, numBefore: number, numAfter: number, filters: NarrowFilter[]): PageValues {
+  const v: PageValues = { user: userId }
+  if (typeof anchor === 'number') v.anchor = anchor
+  if (anchor !== 'oldest') v.before = numBefore + 1
+  if (anchor !== 'newest') v.after = numAfter + 2
+  narrowBind(filters, (value, i) => { v[`v${i}`] = value })
+  return v
+}
+
+/** The page query of this shape, built from this example with placeholders in place of its values. */
+export function preparePage (anchor: Anchor, filters: NarrowFilter[]): Prepared<Database, PageValues, Row> {
+  const names = Object.keys(pageValues(0, anchor, 0, 0, filters))
+  const kind = anchorKind(anchor)
+  return new Prepared(names, (db: DB, p: PageValues) => pageQuery(db, kind, p, narrowBind(filters, (_value, i) => p[`v${i}`])))
+}
+
+/** The page query built directly with these values: what a prepared page must equal (tests). */
+export function pageQueryOf (db: Db, userId: number, anchor: Anchor, numBefore: number, numAfter: number, filters: NarrowFilter[]) {
+  return pageQuery(db, anchorKind(anchor), pageValues(userId, anchor, numBefore, numAfter, filters), filters)
 }

@@ -2,13 +2,14 @@
 // each change in one transaction and published on the bus after commit.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import type { Transaction } from 'kysely'
-import type { Database, DB } from './db.js'
+import type { Selectable, Transaction } from 'kysely'
+import type { Database, DB, MessageTable } from './db.js'
 import type { Audience, EventBus } from './bus.js'
 import { errors } from './errors.js'
-import { readableBy, selectMessages, type Row } from './message-query.js'
+import { Prepared, PreparedByShape, type Placeholders } from './compiled.js'
+import { pageShape, pageValues, preparePage, readableBy, selectMessages, type Anchor, type PageValues, type Row } from './message-query.js'
 import { renderMarkdown, warmMarkdown } from './markdown.js'
-import { memberKey, narrowWhere, resolveNarrow, searchText, topicKey, type NarrowFilter, type NarrowTerm } from './narrow.js'
+import { memberKey, resolveNarrow, searchText, topicKey, type NarrowFilter, type NarrowTerm } from './narrow.js'
 import type { StreamStore } from './streams.js'
 import { emailKey, isAdmin, now, type User } from './users.js'
 
@@ -45,7 +46,7 @@ export interface Outgoing {
   client: string
 }
 
-export type Anchor = number | 'newest' | 'oldest'
+export type { Anchor }
 
 export interface Page {
   messages: Message[]
@@ -55,6 +56,12 @@ export interface Page {
 }
 
 type Db = DB | Transaction<Database>
+
+type NewMessage = Omit<Selectable<MessageTable>, 'id'>
+
+/** The columns of a new message, in the order of the insert's column list. */
+const MESSAGE_COLUMNS = ['sender_id', 'content', 'content_markdown', 'timestamp', 'last_edit_timestamp', 'client',
+  'type', 'stream_id', 'dm_group_id', 'topic', 'topic_key', 'search_text'] as const satisfies ReadonlyArray<keyof NewMessage>
 
 function chars (s: string): number { return [...s].length }
 
@@ -72,6 +79,13 @@ function checkTopic (topic: string): string {
 }
 
 export class MessageStore {
+  /** Compiled once per app: building and compiling cost more than SQLite inserting the row. */
+  private readonly insertMessage = new Prepared(MESSAGE_COLUMNS, (db: DB, p: Placeholders<NewMessage>) =>
+    db.insertInto('messages').values(p).returning('id'))
+
+  /** Page queries by narrow shape and anchor kind. */
+  private readonly pages = new PreparedByShape<Database, PageValues, Row>()
+
   constructor (private readonly db: DB, private readonly bus: EventBus, private readonly streams: StreamStore) {}
 
   /** The highest message id, or -1 when there are none. */
@@ -164,9 +178,9 @@ export class MessageStore {
           to = to[0] as number | string
         }
         const stream = await this.streams.findVisible(sender, to, trx)
-        const row = await trx.insertInto('messages').values({
+        const row = await this.insert(trx, {
           ...base, type: 'stream', stream_id: stream.id, dm_group_id: null, topic, topic_key: topicKey(topic), search_text: searchText(topic, content)
-        }).returning('id').executeTakeFirstOrThrow()
+        })
         const message: Message = { id: row.id, ...from, type: 'stream', stream_id: stream.id, display_recipient: stream.name, topic, content: html, content_markdown: content, timestamp: t, last_edit_timestamp: null, client: input.client }
         return { message, audience: await this.audienceOf(message, trx) }
       }
@@ -175,14 +189,20 @@ export class MessageStore {
       for (const u of others) people.set(u.id, u)
       const participants = [...people.values()].sort((a, b) => a.id - b.id)
       const groupId = await this.dmGroup(trx, participants.map((u) => u.id))
-      const row = await trx.insertInto('messages').values({
+      const row = await this.insert(trx, {
         ...base, type: 'direct', stream_id: null, dm_group_id: groupId, topic: '', topic_key: '', search_text: searchText('', content)
-      }).returning('id').executeTakeFirstOrThrow()
+      })
       const message: Message = { id: row.id, ...from, type: 'direct', display_recipient: participants, topic: '', content: html, content_markdown: content, timestamp: t, last_edit_timestamp: null, client: input.client }
       return { message, audience: { kind: 'users', userIds: participants.map((u) => u.id) } as Audience }
     })
     this.bus.publish({ type: 'message', message }, audience)
     return message
+  }
+
+  private async insert (trx: Db, values: NewMessage): Promise<{ id: number }> {
+    const row = await this.insertMessage.executeTakeFirst(trx, values)
+    if (row === undefined) throw new Error('insert into messages returned no row')
+    return row
   }
 
   /** The conversation of exactly these participants, created on its first message. */
@@ -202,17 +222,8 @@ export class MessageStore {
    */
   async fetchPage (user: User, anchor: Anchor, numBefore: number, numAfter: number, narrow: NarrowTerm[]): Promise<Page> {
     const filters: NarrowFilter[] = await resolveNarrow(this.db, this.streams, user, narrow)
-    const base = selectMessages(this.db).where(readableBy(user.user_id)).where(narrowWhere(filters))
-    // Each side is read even when its count is 0: its one extra row answers found_oldest/found_newest.
-    const wantBefore = anchor !== 'oldest'
-    const wantAfter = anchor !== 'newest'
-    const before = typeof anchor === 'number' ? base.where('messages.id', '<', anchor) : base
-    const after = typeof anchor === 'number' ? base.where('messages.id', '>=', anchor) : base
-    const beforeQ = before.orderBy('messages.id', 'desc').limit(numBefore + 1)
-    const afterQ = after.orderBy('messages.id', 'asc').limit(numAfter + 2)
-    const rows: Row[] = wantBefore && wantAfter
-      ? await this.db.selectFrom(beforeQ.as('b')).selectAll().unionAll(this.db.selectFrom(afterQ.as('a')).selectAll()).execute()
-      : await (wantBefore ? beforeQ : afterQ).execute()
+    const query = this.pages.get(pageShape(anchor, filters), () => preparePage(anchor, filters))
+    const rows = await query.execute(this.db, pageValues(user.user_id, anchor, numBefore, numAfter, filters))
     const anchorId = typeof anchor === 'number' ? anchor : null
     const older = rows.filter((r) => anchorId === null ? anchor === 'newest' : r.id < anchorId).sort((a, b) => a.id - b.id)
     const exact = rows.filter((r) => r.id === anchorId)

@@ -15,7 +15,8 @@ export type NarrowFilter = { negated: boolean } & (
   | { op: 'sender', userId: number }
   /** memberKey: the sorted participant ids of the conversation; groupId null when it never existed. */
   | { op: 'dm', memberKey: string, groupId: number | null }
-  | { op: 'search', words: string[] }
+  /** One LIKE pattern per word, each a word to find anywhere in the topic or source. */
+  | { op: 'search', patterns: string[] }
 )
 
 /** Zulip's other names for the same operators, as its clients still send them. */
@@ -41,6 +42,8 @@ async function userIdOf (db: DB, who: string | number): Promise<number> {
   if (row === undefined) throw bad(`unknown user '${String(who)}'`)
   return row.id
 }
+
+function likePattern (word: string): string { return `%${word.replace(/[\\%_]/g, (c) => '\\' + c)}%` }
 
 /** Resolves names and emails to ids; an operand naming nothing the caller may see is 400 (as Zulip's BAD_NARROW). */
 export async function resolveNarrow (db: DB, streams: StreamStore, user: User, terms: NarrowTerm[]): Promise<NarrowFilter[]> {
@@ -75,7 +78,7 @@ export async function resolveNarrow (db: DB, streams: StreamStore, user: User, t
       case 'search': {
         if (typeof operand !== 'string') throw bad('a search operand is a string')
         const words = operand.toLowerCase().split(/\s+/).filter((w) => w !== '')
-        if (words.length > 0) filters.push({ op: 'search', words, negated })
+        if (words.length > 0) filters.push({ op: 'search', patterns: words.map(likePattern), negated })
         break
       }
       default:
@@ -84,8 +87,6 @@ export async function resolveNarrow (db: DB, streams: StreamStore, user: User, t
   }
   return filters
 }
-
-function likePattern (word: string): string { return `%${word.replace(/[\\%_]/g, (c) => '\\' + c)}%` }
 
 /** The filters as one SQL condition on `messages`. */
 export function narrowWhere (filters: NarrowFilter[]) {
@@ -98,10 +99,38 @@ export function narrowWhere (filters: NarrowFilter[]) {
         case 'topic': e = eb.and([eb('messages.type', '=', 'stream'), eb('messages.topic_key', '=', f.topicKey)]); break
         case 'sender': e = eb('messages.sender_id', '=', f.userId); break
         case 'dm': e = f.groupId === null ? sql<SqlBool>`1 = 0` : eb.and([eb('messages.dm_group_id', 'is not', null), eb('messages.dm_group_id', '=', f.groupId)]); break
-        case 'search': e = eb.and(f.words.map((w) => sql<SqlBool>`${sql.ref('messages.search_text')} like ${likePattern(w)} escape '\\'`)); break
+        case 'search': e = eb.and(f.patterns.map((p) => sql<SqlBool>`${sql.ref('messages.search_text')} like ${p} escape '\\'`)); break
       }
       return f.negated ? eb.not(e) : e
     })
     return eb.and(parts)
   }
+}
+
+/**
+ * What of a narrow decides its SQL, values aside: operators, negation, the number of search
+ * words, whether a conversation exists. Two narrows of one shape differ only in parameters.
+ */
+export function narrowShape (filters: NarrowFilter[]): string {
+  return filters.map((f) => (f.negated ? '!' : '') + f.op +
+    (f.op === 'search' ? String(f.patterns.length) : f.op === 'dm' ? (f.groupId === null ? '0' : '1') : '')).join(',')
+}
+
+/**
+ * The filters with each value that narrowWhere binds as a parameter replaced by `bind(value, i)`,
+ * i counting those values in order: collects the values of a narrow, or puts placeholders in their places.
+ */
+export function narrowBind (filters: NarrowFilter[], bind: (value: unknown, i: number) => unknown): NarrowFilter[] {
+  let i = 0
+  const b = <T>(value: T): T => bind(value, i++) as T
+  return filters.map((f): NarrowFilter => {
+    switch (f.op) {
+      case 'stream': return { ...f, streamId: b(f.streamId) }
+      case 'topic': return { ...f, topicKey: b(f.topicKey) }
+      case 'sender': return { ...f, userId: b(f.userId) }
+      case 'dm': return f.groupId === null ? f : { ...f, groupId: b(f.groupId) }
+      case 'search': return { ...f, patterns: f.patterns.map(b) }
+    }
+    return f
+  })
 }

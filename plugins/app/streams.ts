@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import type { ExpressionBuilder, Selectable, Transaction } from 'kysely'
 import type { Database, DB, StreamTable } from './db.js'
 import type { Audience, EventBus } from './bus.js'
+import { Prepared, type Placeholders } from './compiled.js'
 import { errors } from './errors.js'
 import { emailKey, isAdmin, now, type User } from './users.js'
 
@@ -98,6 +99,18 @@ export function subscribersChanged (db: DB, trx: Transaction<Database>, streamId
 export class StreamStore {
   private readonly subscribers: SubscriberCache
 
+  // The look-ups of every send, compiled once per app (building and compiling cost more than running them).
+  private readonly streamById = new Prepared(['user', 'id'], (db: DB, p: Placeholders<{ user: number, id: number }>) =>
+    db.selectFrom('streams').selectAll().where(streamVisibleTo(p.user)).where('streams.id', '=', p.id))
+
+  private readonly streamByName = new Prepared(['user', 'key'], (db: DB, p: Placeholders<{ user: number, key: string }>) =>
+    db.selectFrom('streams').selectAll().where(streamVisibleTo(p.user)).where('streams.name_key', '=', p.key))
+
+  private readonly subscribersOf = new Prepared(['stream'], (db: DB, p: Placeholders<{ stream: number }>) =>
+    db.selectFrom('subscriptions').innerJoin('users', 'users.id', 'subscriptions.user_id')
+      .select('subscriptions.user_id').where('subscriptions.stream_id', '=', p.stream).where('users.is_active', '=', 1)
+      .orderBy('subscriptions.user_id'))
+
   constructor (private readonly db: DB, private readonly bus: EventBus) {
     this.subscribers = subscriberCache(db)
   }
@@ -119,9 +132,9 @@ export class StreamStore {
 
   /** One stream the user may see, by id or name; anything else is 404 (no existence leak). */
   async findVisible (user: User, idOrName: number | string, db: Db = this.db): Promise<StreamRow> {
-    let q = db.selectFrom('streams').selectAll().where(streamVisibleTo(user.user_id))
-    q = typeof idOrName === 'number' ? q.where('streams.id', '=', idOrName) : q.where('streams.name_key', '=', nameKey(idOrName))
-    const row = await q.executeTakeFirst()
+    const row = typeof idOrName === 'number'
+      ? await this.streamById.executeTakeFirst(db, { user: user.user_id, id: idOrName })
+      : await this.streamByName.executeTakeFirst(db, { user: user.user_id, key: nameKey(idOrName) })
     if (row === undefined) {
       throw errors.notFound(typeof idOrName === 'number' ? `Invalid stream ID: ${idOrName}` : `Stream '${idOrName}' does not exist`)
     }
@@ -140,9 +153,7 @@ export class StreamStore {
     const cached = c.lists.get(streamId)
     if (cached !== undefined) return cached.slice()
     const gen = c.gen
-    const rows = await db.selectFrom('subscriptions').innerJoin('users', 'users.id', 'subscriptions.user_id')
-      .select('subscriptions.user_id').where('subscriptions.stream_id', '=', streamId).where('users.is_active', '=', 1)
-      .orderBy('subscriptions.user_id').execute()
+    const rows = await this.subscribersOf.execute(db, { stream: streamId })
     const ids = rows.map((r) => r.user_id)
     if (gen === c.gen && !c.dirty.has(db)) c.lists.set(streamId, ids.slice())
     return ids
