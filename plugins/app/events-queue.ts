@@ -1,7 +1,7 @@
 // Event queues in memory: one per registered client, indexed by owner, with
 // acknowledgement, the held long-poll (one waiter per queue), caps and the idle sweep.
 import { randomBytes } from 'node:crypto'
-import type { Audience, BusEvent, Published } from './bus.js'
+import type { BusEvent, Published } from './bus.js'
 import { errors } from './errors.js'
 import { matchesNarrow, type NarrowTerm } from './events-narrow.js'
 
@@ -91,13 +91,36 @@ export function serializeBatchEnvelope (payload: { data: Batch & Record<string, 
 
 function stringify (event: BusEvent): string {
   // The per-queue id is added when serving; a published event never carries one.
+  if (event.id === undefined) return JSON.stringify(event)
   const { id: _ignored, ...rest } = event
   return JSON.stringify(rest)
 }
 
+/** The event with `flags` (already JSON) as its last key, without copying the event. */
+function stringifyWithFlags (event: BusEvent, flags: string): string {
+  // A flags key of its own keeps its place, as a spread would leave it.
+  if (Object.hasOwn(event, 'flags')) return stringify({ ...event, flags: JSON.parse(flags) })
+  const json = stringify(event)
+  return json === '{}' ? `{"flags":${flags}}` : `${json.slice(0, -1)},"flags":${flags}}`
+}
+
+/** A user's queues, and the stamp of the last dispatch that reached them. */
+interface Own { queues: Set<EventQueue>, stamp: number }
+
+/** One dispatch: the event and its serializations, each made by the first queue that needs it. */
+interface Dispatching {
+  event: BusEvent
+  message: { sender_id?: unknown } | undefined
+  json?: string
+  read?: string
+  unread?: string
+}
+
 export class QueueRegistry {
   readonly queues = new Map<string, EventQueue>()
-  private readonly byUser = new Map<number, Set<EventQueue>>()
+  private readonly byUser = new Map<number, Own>()
+  /** Numbers the dispatches, so a user listed twice in one audience is recognized by their stamp. */
+  private stamp = 0
   /** Set once the server stops: polls are answered at once instead of held. */
   closing = false
 
@@ -106,7 +129,7 @@ export class QueueRegistry {
   get size (): number { return this.queues.size }
 
   create (opts: QueueOptions): EventQueue {
-    const own = this.byUser.get(opts.userId)
+    const own = this.byUser.get(opts.userId)?.queues
     if (own !== undefined && own.size >= CAPS.queuesPerUser) {
       // A client that registers again without deleting its old queue (a closed tab) loses the oldest.
       let oldest: EventQueue | undefined
@@ -122,8 +145,8 @@ export class QueueRegistry {
   add (q: EventQueue): void {
     this.queues.set(q.id, q)
     let own = this.byUser.get(q.userId)
-    if (own === undefined) { own = new Set(); this.byUser.set(q.userId, own) }
-    own.add(q)
+    if (own === undefined) { own = { queues: new Set(), stamp: 0 }; this.byUser.set(q.userId, own) }
+    own.queues.add(q)
   }
 
   /** The caller's queue; unknown, expired and other users' queues are all the same error. */
@@ -138,8 +161,8 @@ export class QueueRegistry {
     this.queues.delete(q.id)
     const own = this.byUser.get(q.userId)
     if (own !== undefined) {
-      own.delete(q)
-      if (own.size === 0) this.byUser.delete(q.userId)
+      own.queues.delete(q)
+      if (own.queues.size === 0) this.byUser.delete(q.userId)
     }
   }
 
@@ -181,42 +204,43 @@ export class QueueRegistry {
     })
   }
 
-  /** Delivers one published event to the queues of its audience that asked for its type. */
+  /**
+   * Delivers one published event to the queues of its audience that asked for its type: each
+   * user's queues once however often the user is listed, users in the audience's order.
+   */
   dispatch ({ event, audience }: Published): void {
-    const targets = this.targets(audience)
-    if (event.type === 'message') {
-      const message = event.message as { sender_id?: unknown } | undefined
-      let read: string | undefined
-      let unread: string | undefined
-      for (const q of targets) {
-        if (!q.wants('message')) continue
-        if (q.narrow.length > 0 && !matchesNarrow(q.narrow, message, q.userId)) continue
-        if (q.userId === message?.sender_id) this.deliver(q, read ??= stringify({ ...event, flags: ['read'] }))
-        else this.deliver(q, unread ??= stringify({ ...event, flags: [] }))
+    const d: Dispatching = { event, message: event.type === 'message' ? event.message as Dispatching['message'] : undefined }
+    if (audience.kind === 'all') {
+      for (const q of this.queues.values()) this.offer(d, q)
+    } else {
+      // A stamp per dispatch instead of a Set of the ids: the fan-out of a message allocates nothing per user.
+      const stamp = ++this.stamp
+      for (const id of audience.userIds) {
+        const own = this.byUser.get(id)
+        if (own === undefined || own.stamp === stamp) continue
+        own.stamp = stamp
+        for (const q of own.queues) this.offer(d, q)
       }
+    }
+  }
+
+  /** One queue's share of a dispatch; each serialization is made once, by the first queue that needs it. */
+  private offer (d: Dispatching, q: EventQueue): void {
+    const event = d.event
+    if (event.type !== 'message') {
+      if (q.wants(event.type)) this.deliver(q, d.json ??= stringify(event))
       return
     }
-    let json: string | undefined
-    for (const q of targets) {
-      if (q.wants(event.type)) this.deliver(q, json ??= stringify(event))
-    }
+    if (!q.wants('message')) return
+    if (q.narrow.length > 0 && !matchesNarrow(q.narrow, d.message, q.userId)) return
+    if (q.userId === d.message?.sender_id) this.deliver(q, d.read ??= stringifyWithFlags(event, '["read"]'))
+    else this.deliver(q, d.unread ??= stringifyWithFlags(event, '[]'))
   }
 
   /** Appends an event to every queue (heartbeat, restart). */
   broadcast (event: BusEvent): void {
     const json = stringify(event)
     for (const q of this.queues.values()) this.deliver(q, json)
-  }
-
-  private * targets (audience: Audience): Iterable<EventQueue> {
-    if (audience.kind === 'all') {
-      yield * this.queues.values()
-      return
-    }
-    for (const id of new Set(audience.userIds)) {
-      const own = this.byUser.get(id)
-      if (own !== undefined) yield * own
-    }
   }
 
   private deliver (q: EventQueue, json: string): void {

@@ -1,0 +1,68 @@
+// QueueRegistry.dispatch on its own: who receives an event, how often, with which flags and in which JSON.
+import t from 'tap'
+import { CAPS, QueueRegistry, type EventQueue } from '../plugins/app/events-queue.js'
+
+function registry (): QueueRegistry {
+  const r = new QueueRegistry(60_000, 600)
+  t.teardown(() => { r.answerAll() })
+  return r
+}
+
+function queue (r: QueueRegistry, userId: number, eventTypes: string[] | null = null, narrow: EventQueue['narrow'] = []): EventQueue {
+  return r.create({ userId, eventTypes, narrow, lifespanSecs: 0 })
+}
+
+const json = (q: EventQueue): string[] => q.pending.map((e) => e.json)
+
+t.test('a user listed twice in the audience receives the event once per queue, in the order of the audience', async (t) => {
+  const r = registry()
+  const a1 = queue(r, 1)
+  const b = queue(r, 2)
+  const a2 = queue(r, 1)
+  const other = queue(r, 3)
+  r.dispatch({ event: { type: 'stream', op: 'create' }, audience: { kind: 'users', userIds: [2, 1, 2, 1, 99] } })
+  for (const q of [a1, a2, b]) t.same(json(q), ['{"type":"stream","op":"create"}'])
+  t.same(json(other), [], 'not in the audience')
+  t.same([a1, a2, b].map((q) => q.pending[0]?.id), [0, 0, 0], 'each queue numbers its own events')
+})
+
+t.test('a message event: the sender\'s queues get the read flag, the others none; the type filter and narrow apply', async (t) => {
+  const r = registry()
+  const sender = queue(r, 1)
+  const reader = queue(r, 2)
+  const presenceOnly = queue(r, 2, ['presence'])
+  const narrowed = queue(r, 2, null, [{ operator: 'stream', operand: 'elsewhere', negated: false }])
+  const matching = queue(r, 2, null, [{ operator: 'stream', operand: 'General', negated: false }])
+  const message = { id: 5, sender_id: 1, type: 'stream', stream_id: 7, display_recipient: 'general', topic: 'x' }
+  r.dispatch({ event: { type: 'message', message }, audience: { kind: 'users', userIds: [1, 2] } })
+  t.same(json(sender), [`{"type":"message","message":${JSON.stringify(message)},"flags":["read"]}`])
+  t.same(json(reader), [`{"type":"message","message":${JSON.stringify(message)},"flags":[]}`])
+  t.same(json(presenceOnly), [])
+  t.same(json(narrowed), [])
+  t.same(json(matching), json(reader))
+})
+
+t.test('an event\'s own id is never serialized; a flags key already there keeps its place and takes the queue\'s flags', async (t) => {
+  const r = registry()
+  const q = queue(r, 1)
+  const p = queue(r, 2)
+  r.dispatch({ event: { type: 'custom', id: 77, n: 1 }, audience: { kind: 'all' } })
+  r.dispatch({ event: { type: 'message', flags: ['x'], message: { sender_id: 2 }, id: 3 }, audience: { kind: 'users', userIds: [1, 2] } })
+  t.same(json(q), ['{"type":"custom","n":1}', '{"type":"message","flags":[],"message":{"sender_id":2}}'])
+  t.same(json(p), ['{"type":"custom","n":1}', '{"type":"message","flags":["read"],"message":{"sender_id":2}}'])
+})
+
+t.test('a queue over its cap is dropped during a dispatch and the others still receive the event', async (t) => {
+  const r = registry()
+  const full = queue(r, 1)
+  const next = queue(r, 1)
+  const last = queue(r, 2)
+  for (let i = 0; i < CAPS.pendingPerQueue; i++) full.push('{"type":"filler"}')
+  r.dispatch({ event: { type: 'stream' }, audience: { kind: 'users', userIds: [1, 2] } })
+  t.equal(r.queues.has(full.id), false)
+  t.same(json(next), ['{"type":"stream"}'])
+  t.same(json(last), ['{"type":"stream"}'])
+  r.dispatch({ event: { type: 'more' }, audience: { kind: 'all' } })
+  t.same(json(next), ['{"type":"stream"}', '{"type":"more"}'])
+  t.equal(r.size, 2)
+})
