@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import SQLite from 'better-sqlite3'
 import { Kysely, Migrator, SqliteDialect, type Generated, type Migration, type MigrationProvider, type SqliteDatabase, type SqliteStatement } from 'kysely'
 import { migrations } from '../../migrations/index.js'
+import { objectRows } from './sqlite-rows.js'
 
 // Booleans are stored as 0/1 integers and times as Unix seconds, so the same
 // queries run on SQLite now and PostgreSQL later.
@@ -117,6 +118,7 @@ export async function migrate (db: Kysely<any>): Promise<void> {
  * kysely's SQLite driver prepares every query anew; preparing costs more than running
  * most of ours (docs/performance.md). Statements are kept per SQL text, bounded; safe
  * because kysely runs one query at a time on this connection and never streams here.
+ * Readers answer rows built in JavaScript from raw arrays (docs/decisions.md 30).
  */
 export function withStatementCache (sqlite: SQLite.Database, max = 500): SqliteDatabase {
   const cache = new Map<string, SqliteStatement>()
@@ -125,7 +127,7 @@ export function withStatementCache (sqlite: SQLite.Database, max = 500): SqliteD
     prepare: (sql: string) => {
       let statement = cache.get(sql)
       if (statement === undefined) {
-        statement = sqlite.prepare(sql) as unknown as SqliteStatement
+        statement = objectRows(sqlite.prepare(sql))
         if (cache.size >= max) cache.delete(cache.keys().next().value as string)
         cache.set(sql, statement)
       }
