@@ -76,15 +76,14 @@ app.get('/api/v1/messages', async (request, reply) => {
     sender_email: r.sender_email,
     sender_full_name: r.sender_full_name,
     type: r.type,
+    stream_id: r.stream_id,
     display_recipient: r.stream_name,
     topic: r.topic,
     content: r.content,
     content_markdown: r.content_markdown,
     timestamp: r.timestamp,
     last_edit_timestamp: r.last_edit_timestamp,
-    client: r.client,
-    // Last, where Parley's serializer puts an optional property.
-    stream_id: r.stream_id
+    client: r.client
   }))
   return { result: 'success', msg: '', data: { messages, found_anchor: false, found_newest: true, found_oldest: rows.length <= numBefore } }
 })

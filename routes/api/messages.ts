@@ -24,6 +24,7 @@ export const messages = resource('/messages', {
       found_newest: Type.Boolean(),
       found_oldest: Type.Boolean()
     }),
+    serializer: 'json',
     handler: async ({ app, params, user }) => {
       const anchor = params.anchor === 'first_unread' ? 'newest' : params.anchor
       return await app.messages.fetchPage(user, anchor, params.num_before, params.num_after, params.narrow ?? [])
@@ -57,6 +58,7 @@ export const message = resource('/messages/:message_id', {
     description: 'One message the caller may read; any other id is 404.',
     params: Type.Object({ message_id: MessageId }),
     response: Type.Object({ message: MessageSchema }),
+    serializer: 'json',
     handler: async ({ app, params, user }) => ({ message: await app.messages.getVisible(user, params.message_id) })
   }),
   PATCH: verb({
