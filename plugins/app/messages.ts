@@ -233,8 +233,8 @@ export class MessageStore {
     return {
       messages: await this.toMessages(this.db, [...keptOlder, ...exact, ...keptNewer]),
       found_anchor: exact.length === 1,
-      found_oldest: anchor === 'oldest' || older.length <= numBefore,
-      found_newest: anchor === 'newest' || newer.length <= numAfter
+      found_newest: anchor === 'newest' || newer.length <= numAfter,
+      found_oldest: anchor === 'oldest' || older.length <= numBefore
     }
   }
 
