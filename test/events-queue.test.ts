@@ -66,3 +66,41 @@ t.test('a queue over its cap is dropped during a dispatch and the others still r
   t.same(json(next), ['{"type":"stream"}', '{"type":"more"}'])
   t.equal(r.size, 2)
 })
+
+t.test('beat answers with a heartbeat exactly the polls held for the heartbeat period, oldest first; a new hold waits its own period', async (t) => {
+  const r = new QueueRegistry(1000, 600)
+  t.teardown(() => { r.answerAll() })
+  t.equal(r.beatMs, 100, 'a tenth of the period')
+  t.equal(new QueueRegistry(90_000, 600).beatMs, 1000, 'at most a second')
+  const [a, b, c] = [queue(r, 1), queue(r, 2), queue(r, 3)]
+  const start = Date.now()
+  const polls = [a, b].map(async (q) => await r.poll(q, undefined, false, () => {}))
+  t.equal(r.beat(start + 999), 0, 'not yet due')
+  t.equal(r.beat(start + 1000 + 50), 2, 'both due')
+  const answered = await Promise.all(polls)
+  t.same(answered.map((x) => x.events.map((e) => e.json)), [['{"type":"heartbeat"}'], ['{"type":"heartbeat"}']])
+
+  // c is held later than a's new hold: only a is due at a's deadline.
+  const late = Date.now()
+  const aAgain = r.poll(a, 0, false, () => {})
+  const cHeld = r.poll(c, undefined, false, () => {})
+  t.equal(r.beat(late + 5000), 2)
+  t.same((await aAgain).events.map((e) => e.id), [1], 'the acknowledged heartbeat is gone, the new one numbered after it')
+  t.same((await cHeld).events.map((e) => e.json), ['{"type":"heartbeat"}'])
+  t.equal(r.beat(late + 10_000), 0, 'nothing held any more')
+})
+
+t.test('a poll answered by an event, a newer GET or a disconnect is no longer due for a heartbeat', async (t) => {
+  const r = new QueueRegistry(1000, 600)
+  t.teardown(() => { r.answerAll() })
+  const [a, b] = [queue(r, 1, ['stream']), queue(r, 2)]
+  let release = (): void => {}
+  const pa = r.poll(a, undefined, false, () => {})
+  const pb = r.poll(b, undefined, false, (fn) => { release = fn })
+  r.dispatch({ event: { type: 'stream', op: 'create' }, audience: { kind: 'users', userIds: [1] } })
+  release()
+  t.same((await pa).events.map((e) => e.json), ['{"type":"stream","op":"create"}'])
+  t.same((await pb).events, [], 'released: answered with nothing')
+  t.equal(r.beat(Date.now() + 60_000), 0)
+  t.same(b.pending, [], 'no heartbeat was queued for the released poll')
+})

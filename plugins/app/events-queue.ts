@@ -1,5 +1,5 @@
 // Event queues in memory: one per registered client, indexed by owner, with
-// acknowledgement, the held long-poll (one waiter per queue), caps and the idle sweep.
+// acknowledgement, the held long-poll (one waiter per queue) and its heartbeat, caps and the idle sweep.
 import { randomBytes } from 'node:crypto'
 import type { BusEvent, Published } from './bus.js'
 import { errors } from './errors.js'
@@ -25,7 +25,8 @@ export interface Batch { events: Queued[], queue_id: string }
 
 interface Waiter {
   answer: (events: Queued[]) => void
-  timer: NodeJS.Timeout
+  /** Date.now() when the poll began to be held: its heartbeat is due heartbeatMs later. */
+  since: number
 }
 
 export interface QueueOptions {
@@ -124,7 +125,33 @@ export class QueueRegistry {
   /** Set once the server stops: polls are answered at once instead of held. */
   closing = false
 
+  /**
+   * Queues with a held poll, in the order their holds began (a new hold goes to the end),
+   * so the heartbeat finds every due poll from the front. One interval for all of them
+   * instead of a timer per held poll: at 5,000 polls, arming and clearing a timer each
+   * was ~15 ms of a fan-out (docs/performance.md).
+   */
+  private readonly held = new Set<EventQueue>()
+  /** Runs `beat` while any poll is held (and keeps the process alive meanwhile, as a held request should). */
+  private heart: NodeJS.Timeout | undefined
+
   constructor (private readonly heartbeatMs: number, private readonly timeoutSecs: number) {}
+
+  /** How often `beat` should run: a heartbeat comes at most a tenth of its period late (at most 1 s). */
+  get beatMs (): number { return Math.max(20, Math.min(1000, Math.floor(this.heartbeatMs / 10))) }
+
+  /** Answers, with a heartbeat event, every poll held for heartbeatMs or longer. */
+  beat (now = Date.now()): number {
+    let beaten = 0
+    for (const q of this.held) {
+      if (q.waiter === undefined) { this.held.delete(q); continue }
+      if (now - q.waiter.since < this.heartbeatMs) break
+      q.push('{"type":"heartbeat"}')
+      this.answer(q)
+      beaten++
+    }
+    return beaten
+  }
 
   get size (): number { return this.queues.size }
 
@@ -171,7 +198,11 @@ export class QueueRegistry {
     const w = q.waiter
     if (w === undefined) return
     q.waiter = undefined
-    clearTimeout(w.timer)
+    this.held.delete(q)
+    if (this.held.size === 0 && this.heart !== undefined) {
+      clearInterval(this.heart)
+      this.heart = undefined
+    }
     q.lastUsed = Date.now()
     w.answer(q.pending)
   }
@@ -188,15 +219,10 @@ export class QueueRegistry {
     q.lastUsed = Date.now()
     if (q.pending.length > 0 || dontBlock || this.closing) return { events: q.pending, queue_id: q.id }
     return await new Promise<Batch>((resolve) => {
-      const waiter: Waiter = {
-        answer: (events) => { resolve({ events, queue_id: q.id }) },
-        timer: setTimeout(() => {
-          if (q.waiter !== waiter) return
-          q.push('{"type":"heartbeat"}')
-          this.answer(q)
-        }, this.heartbeatMs)
-      }
+      const waiter: Waiter = { answer: (events) => { resolve({ events, queue_id: q.id }) }, since: Date.now() }
       q.waiter = waiter
+      this.held.add(q)
+      this.heart ??= setInterval(() => { this.beat() }, this.beatMs)
       onGone(() => {
         // The client left: release the hold (the answer goes nowhere) and keep the queue.
         if (q.waiter === waiter) this.answer(q)
