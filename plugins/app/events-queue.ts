@@ -212,13 +212,15 @@ export class QueueRegistry {
    * event, a heartbeat, a newer GET, the client going away, or the server stopping.
    * `onGone` registers the callback that runs when the client disconnects.
    */
-  async poll (q: EventQueue, lastEventId: number | undefined, dontBlock: boolean, onGone: (release: () => void) => void): Promise<Batch> {
+  // Not async, and nothing awaited on the way: 5,000 answered polls are 5,000 microtasks per
+  // promise layer between this and the reply, all run before the first answer is written.
+  poll (q: EventQueue, lastEventId: number | undefined, dontBlock: boolean, onGone: (release: () => void) => void): Promise<Batch> {
     // A newer GET answers the older one: the client has moved on.
     this.answer(q)
     if (lastEventId !== undefined) q.ack(lastEventId)
     q.lastUsed = Date.now()
-    if (q.pending.length > 0 || dontBlock || this.closing) return { events: q.pending, queue_id: q.id }
-    return await new Promise<Batch>((resolve) => {
+    if (q.pending.length > 0 || dontBlock || this.closing) return Promise.resolve({ events: q.pending, queue_id: q.id })
+    return new Promise<Batch>((resolve) => {
       const waiter: Waiter = { answer: (events) => { resolve({ events, queue_id: q.id }) }, since: Date.now() }
       q.waiter = waiter
       this.held.add(q)

@@ -53,8 +53,10 @@ export const events = resource('/events', {
       dont_block: Type.Boolean({ default: false })
     }),
     response: Type.Object({ events: Type.Array(EventSchema), queue_id: Type.String() }),
-    handler: async ({ app, params, user, reply }) => {
-      const batch = await app.events.get(user, params.queue_id, params.last_event_id, params.dont_block, reply.raw)
+    handler: ({ app, params, user, reply }) => {
+      // Not async: an unknown queue throws here, before the serializer below is set, and an
+      // answered poll reaches the reply through as few promise layers as possible.
+      const batch = app.events.get(user, params.queue_id, params.last_event_id, params.dont_block, reply.raw)
       // Events are stored serialized once for all their queues; the envelope splices them in.
       reply.type('application/json; charset=utf-8').serializer(serializeBatchEnvelope as (payload: unknown) => string)
       return batch as never
