@@ -189,7 +189,7 @@ t.test("deactivating a user deactivates the user's bots", async (t) => {
 
 t.test('POST /users/me/api_key/regenerate: the new key works at once, the old one fails at once', async (t) => {
   const u = await createUser('regen@example.com')
-  // Warm the credential cache with the old key first.
+  // Warm the credential cache and the remembered Basic decode of the old header first.
   const warm = await app.inject({ method: 'GET', url: '/api/v1/users/me', headers: { authorization: u.auth } })
   t.equal(warm.statusCode, 200)
   const res = await app.inject({ method: 'POST', url: '/api/v1/users/me/api_key/regenerate', headers: { authorization: u.auth } })
