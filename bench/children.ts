@@ -1,7 +1,7 @@
 // Server child processes for benchmarks: the compiled Parley and the bare
 // Fastify baseline, each in its own process so the server and wrk get a core each.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { closeSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, createReadStream, openSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -122,4 +122,16 @@ export async function startBaseline (o: { name: string, dir: string, payloadFile
     env: {},
     urlPattern: /^listening (http:\/\/\S+)$/m
   })
+}
+
+/** How many lines of a (log) file contain `needle`, read as a stream: an access log can be large. */
+export async function countLines (file: string, needle: string): Promise<number> {
+  let n = 0
+  let tail = ''
+  for await (const chunk of createReadStream(file, { encoding: 'utf8' })) {
+    const lines = (tail + (chunk as string)).split('\n')
+    tail = lines.pop() ?? ''
+    for (const l of lines) if (l.includes(needle)) n++
+  }
+  return n
 }

@@ -1,6 +1,5 @@
 // What the messages benchmark needs around the measuring: a seeded data dir (users,
 // one public stream, a history of messages), the wrk key-rotation script, and the baseline child.
-import { createReadStream } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { migrate, openDatabase } from '../plugins/app/db.js'
@@ -84,17 +83,6 @@ export async function seed (dataDir: string, users: number, messages: number): P
   } finally {
     await db.destroy()
   }
-}
-
-export async function countLines (file: string, needle: string): Promise<number> {
-  let n = 0
-  let tail = ''
-  for await (const chunk of createReadStream(file, { encoding: 'utf8' })) {
-    const lines = (tail + (chunk as string)).split('\n')
-    tail = lines.pop() ?? ''
-    for (const l of lines) if (l.includes(needle)) n++
-  }
-  return n
 }
 
 const script = fileURLToPath(new URL('messages-baseline.js', import.meta.url))

@@ -4,11 +4,11 @@
 import { cpSync } from 'node:fs'
 import { join } from 'node:path'
 import { RULES } from '../plugins/app/ratelimit.js'
-import { startParley, type Server } from './children.js'
+import { countLines, startParley, type Server } from './children.js'
 import { printProfiles, profiledRun } from './cpuprofile.js'
 import { rotationScript, runWrk, type WrkResult } from './wrk.js'
 import { alternate, median, summarize, type Benchmark, type BenchOptions, type Measured, type Row } from './harness.js'
-import { countLines, sampleContent, seed, startMessagesBaseline, STREAM, SUBSCRIBERS, type Seeded } from './messages-setup.js'
+import { sampleContent, seed, startMessagesBaseline, STREAM, SUBSCRIBERS, type Seeded } from './messages-setup.js'
 
 /** A moderate concurrency: the p50 targets are about a server that is busy, not queue-bound. */
 const CONNECTIONS = 8

@@ -4,12 +4,12 @@
 // why the keys of many seeded users are rotated instead of switching limits off.
 import Fastify from 'fastify'
 import fp from 'fastify-plugin'
-import { cpSync, createReadStream, writeFileSync } from 'node:fs'
+import { cpSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import parley, { serverOptions } from '../app.js'
 import { loadConfig } from '../plugins/app/config.js'
 import { RULES } from '../plugins/app/ratelimit.js'
-import { startBaseline, startParley, type Server } from './children.js'
+import { countLines, startBaseline, startParley, type Server } from './children.js'
 import { printProfiles, profiledRun } from './cpuprofile.js'
 import { alternate, summarize, type Benchmark, type BenchOptions, type Row } from './harness.js'
 import { rotationScript } from './wrk.js'
@@ -73,17 +73,6 @@ async function fetchApiKey (server: Server): Promise<string> {
   const key = body.data?.api_key
   if (res.status !== 200 || key === undefined) throw new Error(`fetch_api_key answered ${res.status}: ${JSON.stringify(body)}`)
   return key
-}
-
-async function countLines (file: string, needle: string): Promise<number> {
-  let n = 0
-  let tail = ''
-  for await (const chunk of createReadStream(file, { encoding: 'utf8' })) {
-    const lines = (tail + (chunk as string)).split('\n')
-    tail = lines.pop() ?? ''
-    for (const l of lines) if (l.includes(needle)) n++
-  }
-  return n
 }
 
 /** One more round each for Parley and the baseline under --cpu-prof, each in a fresh process (so with fresh rate-limit counters). */
