@@ -92,6 +92,19 @@ t.test('an undeclared verb answers 405 METHOD_NOT_ALLOWED with Allow and allowed
   }
 })
 
+t.test('an undeclared verb with a multipart or JSON body still answers 405, and OPTIONS with a body 204', async (t) => {
+  const form = multipart({ full_name: 'x' })
+  for (const [payload, contentType] of [[form.payload, form.contentType], ['{"full_name":"x"}', 'application/json']] as const) {
+    const res = await app.inject({ method: 'POST', url: '/api/v1/users', headers: { ...auth, 'content-type': contentType }, payload })
+    t.equal(res.statusCode, 405, contentType)
+    t.equal(res.headers.allow, 'GET, HEAD, PUT')
+    t.match(body(res), { code: 'METHOD_NOT_ALLOWED' })
+  }
+  const options = await app.inject({ method: 'OPTIONS', url: '/api/v1/users/me', headers: { 'content-type': form.contentType }, payload: form.payload })
+  t.equal(options.statusCode, 204)
+  t.equal(options.headers.allow, 'GET, HEAD')
+})
+
 t.test('HEAD /api/v1/users/me answers the status and headers of GET, with no body', async (t) => {
   const get = await app.inject({ method: 'GET', url: '/api/v1/users/me', headers: auth })
   const head = await app.inject({ method: 'HEAD', url: '/api/v1/users/me', headers: auth })

@@ -73,10 +73,10 @@ export function allowedMethods (r: Resource): string[] {
 }
 
 export const IGNORED = 'ignored_parameters_unsupported'
-
-interface SuccessEnvelope { result: 'success', msg: '', data: Record<string, unknown> }
 /** Parameters every verb consumes without declaring them. */
 const CONSUMED = new Set(['client'])
+
+interface SuccessEnvelope { result: 'success', msg: '', data: Record<string, unknown> }
 
 export function envelope (data: TObject): TObject {
   return Type.Object({
