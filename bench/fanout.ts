@@ -166,7 +166,7 @@ function serverSpan (lines: string[]): number {
  * which on two shared cores would be measured as the server's (docs/performance.md, Fan-out).
  * The client stays as cheap as wrk's: find the head's end and Content-Length, nothing more.
  */
-function rawPoll (port: number, path: string, auth: string, sockets: net.Socket[]): Promise<{ status: number, text: string, end: number }> {
+function rawPoll (port: number, path: string, auth: string, sockets: net.Socket[], written?: Array<Promise<void>>): Promise<{ status: number, text: string, end: number }> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1')
     sockets.push(socket)
@@ -190,7 +190,11 @@ function rawPoll (port: number, path: string, auth: string, sockets: net.Socket[
       }
     })
     socket.on('error', reject)
-    socket.write(`GET ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: ${auth}\r\n\r\n`)
+    const request = `GET ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: ${auth}\r\n\r\n`
+    // Resolved once connected and the request is in the kernel: a connection whose SYN was
+    // dropped (a burst of connects overflows the listen backlog) connects a second or more later.
+    const sent = new Promise<void>((resolve) => socket.write(request, () => { resolve() }))
+    written?.push(sent)
   })
 }
 
@@ -264,10 +268,14 @@ export async function fanout (n: number, log: (line: string) => void = () => {})
 
     // FANOUT_CLIENT=http polls with Node's http client instead (the first figures were taken so).
     const viaHttp = process.env.FANOUT_CLIENT === 'http'
+    const written: Array<Promise<void>> = []
     const polls = queues.map(async (q, i) => {
       const path = `/api/v1/events?queue_id=${q}&last_event_id=-1`
-      return viaHttp ? await call(agent, port, 'GET', path, seeded.auth[i] as string) : await rawPoll(port, path, seeded.auth[i] as string, sockets)
+      return viaHttp ? await call(agent, port, 'GET', path, seeded.auth[i] as string) : await rawPoll(port, path, seeded.auth[i] as string, sockets, written)
     })
+    // Every request sent first: otherwise polls still connecting would arrive after the
+    // message (answered at once from their queue) and be timed with the fan-out.
+    await Promise.all(written)
     // Held polls answer nothing: wait until the server has been idle a moment, having taken them all in
     // (idle: at most 2 ticks of 10 ms in 200 ms, as a --cpu-prof sampler keeps using a few per cent).
     let before = cpuTicks(pid)
