@@ -2,10 +2,10 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import closeWithGrace from 'close-with-grace'
-import pino from 'pino'
 import { existsSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import parley, { serverOptions } from './app.js'
+import { LogSink } from './plugins/app/log-sink.js'
 import { ConfigError, loadConfig, type Config } from './plugins/app/config.js'
 
 function readConfig (): Config {
@@ -25,19 +25,9 @@ function readConfig (): Config {
 export async function start (): Promise<FastifyInstance> {
   const config = readConfig()
   const pretty = process.env.PARLEY_PRETTY_LOGS === '1'
-  // Log lines are written in batches of 4 KiB, flushed at least every second and
-  // at exit: one write per line cost ~8 % of a small request (docs/performance.md).
-  const destination = pretty ? undefined : pino.destination({ dest: 1, minLength: 4096, sync: false })
-  if (destination !== undefined) {
-    setInterval(() => { destination.flush() }, 1000).unref()
-    // Nobody reads stdout any more: stop logging, as pino does for its own default
-    // destination; sonic-boom's exit-time flushSync would otherwise retry forever.
-    destination.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EPIPE') return
-      const noop = (): void => {}
-      Object.assign(destination, { write: () => true, end: noop, flushSync: noop, destroy: noop, flush: (cb?: () => void) => { cb?.() } })
-    })
-  }
+  // Log lines are written in batches, at least every 250 ms and before exit
+  // (plugins/app/log-sink.ts; docs/performance.md).
+  const destination = pretty ? undefined : new LogSink(1)
   const app = Fastify(serverOptions({
     level: config.logLevel,
     ...(destination !== undefined ? { stream: destination } : {}),
@@ -49,11 +39,11 @@ export async function start (): Promise<FastifyInstance> {
     if (err !== undefined) app.log.error({ err }, 'closing after an error')
     else app.log.info({ signal }, 'closing')
     await app.close()
-    // Not flushSync: on a closed stdout (EPIPE) sonic-boom's flushSync retries forever.
     if (destination !== undefined) {
+      // A stdout nobody drains (a full pipe) must not hold the exit forever.
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 1000)
-        destination.flush(() => { clearTimeout(timer); resolve() })
+        destination.end(() => { clearTimeout(timer); resolve() })
       })
     }
   })
