@@ -45,3 +45,14 @@ t.test('a writer statement is left as it is', async (t) => {
   t.equal(ours.reader, false)
   t.match(ours.run(['y', 1]), { changes: 1 })
 })
+
+t.test('odd column names (quotes, backslashes, __proto__) come back as better-sqlite3 gives them', async (t) => {
+  const db = new SQLite(':memory:')
+  const sql = 'select 1 as "a""b", 2 as "c\\d", 3 as "__proto__", 4 as "constructor", 5 as "x y"'
+  const native = db.prepare(sql).get() as Record<string, unknown>
+  const ours = objectRows(db.prepare(sql)).all([])[0] as Record<string, unknown>
+  t.same(Object.entries(ours), Object.entries(native))
+  t.equal(Object.getPrototypeOf(ours), Object.prototype, 'the prototype is untouched')
+  const plain = 'select 1 as "a""b", 2 as "c\\d", 4 as "constructor"'
+  t.same(Object.entries(objectRows(db.prepare(plain)).all([])[0] as object), Object.entries(db.prepare(plain).get() as object), 'and through the literal builder')
+})

@@ -9,15 +9,32 @@ import type { SqliteStatement } from 'kysely'
  * (docs/performance.md). Same objects: column names as keys, in order, a later
  * duplicate name winning as it does natively. Writers are returned untouched.
  */
+/**
+ * `row => ({ "a": row[0], "b": row[1], … })` for one statement's column names: an object
+ * literal gets its final shape at once, where adding the properties one by one in a loop
+ * walks V8's shape transitions for every row (a page of 51 rows: ~45 → ~15 µs). The names
+ * come from the statement's SQL, and are written into the source as JSON strings. An
+ * object literal keeps a duplicated key at its first position with the last value, as
+ * assigning in a loop does.
+ */
+export function rowBuilder (names: string[]): (row: unknown[]) => Record<string, unknown> {
+  if (names.includes('__proto__')) {
+    // A literal would make that key the prototype; assigned, it behaves as better-sqlite3's own rows do.
+    return (row) => {
+      const o: Record<string, unknown> = {}
+      for (let i = 0; i < names.length; i++) o[names[i] as string] = row[i]
+      return o
+    }
+  }
+  const fields = names.map((name, i) => `${JSON.stringify(name)}: row[${i}]`).join(', ')
+  // eslint-disable-next-line no-new-func
+  return new Function('row', `return { ${fields} }`) as (row: unknown[]) => Record<string, unknown>
+}
+
 export function objectRows (statement: SQLite.Statement): SqliteStatement {
   if (!statement.reader) return statement as unknown as SqliteStatement
-  const names = statement.columns().map((c) => c.name)
   const raw = statement.raw(true)
-  const toObject = (row: unknown[]): Record<string, unknown> => {
-    const o: Record<string, unknown> = {}
-    for (let i = 0; i < names.length; i++) o[names[i] as string] = row[i]
-    return o
-  }
+  const toObject = rowBuilder(statement.columns().map((c) => c.name))
   return {
     reader: true,
     all: (parameters) => (raw.all(parameters) as unknown[][]).map(toObject),
