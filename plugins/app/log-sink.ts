@@ -6,7 +6,7 @@
 // Why not pino.destination (sonic-boom), which writes the same way: on every line
 // sonic-boom measures its pending text with Buffer.byteLength, and that text is a
 // string it grows by concatenation, so each line flattens it again: ~2.5 µs a
-// line, a few per cent of a small request (docs/performance.md, decisions 32).
+// line, a few per cent of a small request (docs/performance.md, decisions 23).
 // Here a line costs an array push; a batch costs one join.
 import { write as fsWrite } from 'node:fs'
 
