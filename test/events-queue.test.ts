@@ -1,6 +1,6 @@
 // QueueRegistry.dispatch on its own: who receives an event, how often, with which flags and in which JSON.
 import t from 'tap'
-import { CAPS, QueueRegistry, type EventQueue } from '../plugins/app/events-queue.js'
+import { CAPS, QueueRegistry, serializeBatchEnvelope, type EventQueue, type Queued } from '../plugins/app/events-queue.js'
 
 function registry (): QueueRegistry {
   const r = new QueueRegistry(60_000, 600)
@@ -103,4 +103,25 @@ t.test('a poll answered by an event, a newer GET or a disconnect is no longer du
   t.same((await pb).events, [], 'released: answered with nothing')
   t.equal(r.beat(Date.now() + 60_000), 0)
   t.same(b.pending, [], 'no heartbeat was queued for the released poll')
+})
+
+t.test('serializeBatchEnvelope writes exactly what JSON.stringify of the whole envelope writes', async (t) => {
+  const events: Queued[] = [
+    { id: 7, json: '{"type":"message","message":{"id":3,"content":"<p>a \\"quoted\\" ☃</p>"},"flags":[]}' },
+    { id: 8, json: '{"type":"heartbeat"}' }
+  ]
+  const reference = (data: Record<string, unknown>): string => JSON.stringify({
+    result: 'success',
+    msg: '',
+    data: { ...data, events: events.map((e) => ({ id: e.id, ...JSON.parse(e.json) })) }
+  })
+  const queueId = 'q-"odd"\\id'
+  // The verb table's usual answer: the template.
+  t.equal(serializeBatchEnvelope({ result: 'success', msg: '', data: { events, queue_id: queueId } }), reference({ queue_id: queueId }))
+  t.equal(serializeBatchEnvelope({ result: 'success', msg: '', data: { events: [], queue_id: 'q' } }),
+    '{"result":"success","msg":"","data":{"queue_id":"q","events":[]}}')
+  // Ignored parameters listed: the general path, same bytes.
+  const ignored = ['zz']
+  t.equal(serializeBatchEnvelope({ result: 'success', msg: '', data: { events, queue_id: queueId, ignored_parameters_unsupported: ignored } }),
+    reference({ queue_id: queueId, ignored_parameters_unsupported: ignored }))
 })
