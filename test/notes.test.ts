@@ -2,7 +2,7 @@
 import t from 'tap'
 import type { InjectOptions, LightMyRequestResponse } from 'fastify'
 import pino from 'pino'
-import { isApiPath, lazyChildLogger, parseUserAgent } from '../plugins/app/notes.js'
+import { accessLineWriter, isApiPath, lazyChildLogger, parseUserAgent, type AccessFields } from '../plugins/app/notes.js'
 import { basic, build } from './helper.js'
 
 interface LogLine { level: number, msg: string, reqId?: string, [field: string]: unknown }
@@ -162,4 +162,62 @@ t.test('request.log writes the same JSON as a pino child bound to the request id
   out.length = 0
   quiet.info('dropped')
   t.equal(out.length, 0)
+})
+
+t.test('accessLineWriter writes the bytes pino writes for log.info(fields, msg), and honours the level', async (t) => {
+  const capture = (): { lines: string[], stream: { write: (s: string) => void } } => {
+    const lines: string[] = []
+    return { lines, stream: { write (s: string) { lines.push(s) } } }
+  }
+  const ours = capture()
+  const theirs = capture()
+  const log = pino({ level: 'info' }, ours.stream)
+  const reference = pino({ level: 'info' }, theirs.stream)
+  const write = accessLineWriter(log)
+  t.same(ours.lines, [], 'the format probe writes nothing')
+  t.equal(log.level, 'info')
+  const cases: Array<[AccessFields, string]> = [
+    [{ reqId: 'req-1', method: 'GET', url: '/api/v1/users/me', statusCode: 200, responseTime: 0, requester: 7, client: 'Unspecified' }, 'GET 200 0ms /api/v1/users/me (7 via Unspecified)'],
+    [{ reqId: 'r"2\\', method: 'DELETE', url: '/json/x\n', statusCode: 404, responseTime: 12, requester: 'unauth', client: 'Zülip \u0007 ☃ \ud83d' }, 'msg "with" \u2028 quotes']
+  ]
+  for (const [fields, msg] of cases) {
+    write(fields, msg)
+    reference.info(fields, msg)
+  }
+  const noTime = (s: string): string => s.replace(/"time":\d+,/, '"time":0,')
+  t.same(ours.lines.map(noTime), theirs.lines.map(noTime))
+  t.equal(ours.lines.length, 2)
+  // Written by the template, not by pino (the default options pass the probe).
+  const info = log.info
+  let viaPino = 0
+  log.info = ((...args: Parameters<typeof info>) => { viaPino++; info.apply(log, args) }) as typeof info
+  write(cases[0]?.[0] as AccessFields, 'template')
+  log.info = info
+  t.equal(viaPino, 0)
+  ours.lines.pop()
+
+  log.level = 'warn'
+  write(cases[0]?.[0] as AccessFields, 'not written')
+  t.equal(ours.lines.length, 2, 'nothing below the level')
+  log.level = 'info'
+  write(cases[0]?.[0] as AccessFields, 'written again')
+  t.equal(ours.lines.length, 3)
+})
+
+t.test('accessLineWriter goes through pino when an option changes the format', async (t) => {
+  const options = [
+    { formatters: { level: (label: string) => ({ level: label }) } },
+    { mixin: () => ({ extra: 1 }) },
+    { messageKey: 'message' },
+    { timestamp: pino.stdTimeFunctions.isoTime }
+  ]
+  for (const option of options) {
+    const lines: string[] = []
+    const log = pino({ level: 'info', ...option }, { write (s: string) { lines.push(s) } })
+    accessLineWriter(log)({ reqId: 'r', method: 'GET', url: '/', statusCode: 200, responseTime: 0, requester: 1, client: 'c' }, 'm')
+    const reference: string[] = []
+    pino({ level: 'info', ...option }, { write (s: string) { reference.push(s) } }).info({ reqId: 'r', method: 'GET', url: '/', statusCode: 200, responseTime: 0, requester: 1, client: 'c' }, 'm')
+    const noTime = (s: string): string => s.replace(/"time":("[^"]*"|\d+),/, '"time":0,')
+    t.same(lines.map(noTime), reference.map(noTime), `same line with ${Object.keys(option)[0] as string}`)
+  }
 })
