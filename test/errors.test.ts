@@ -3,6 +3,7 @@ import t from 'tap'
 import { Readable, Writable } from 'node:stream'
 import type { LightMyRequestResponse } from 'fastify'
 import { body, build } from './helper.js'
+import { ParleyError, errors } from '../plugins/app/errors.js'
 
 // Every log line of the app, parsed, so a test can find the cause of a 500.
 const logLines: any[] = []
@@ -149,4 +150,13 @@ t.test('errors keep their extra fields and headers: 405 carries allowed_methods 
   const res = await app.inject({ method: 'PUT', url: '/api/v1/server_settings' })
   t.equal(res.headers.allow, 'GET, HEAD')
   t.same(assertError(t, res, 405, 'METHOD_NOT_ALLOWED'), { result: 'error', msg: 'Method Not Allowed', code: 'METHOD_NOT_ALLOWED', allowed_methods: ['GET', 'HEAD'] })
+})
+
+t.test('a coded error captures no stack (it is an answer), and other errors still do', async (t) => {
+  const limit = Error.stackTraceLimit
+  const err = errors.rateLimited(3)
+  t.ok(err instanceof ParleyError)
+  t.equal(err.stack, 'ParleyError: API usage exceeded rate limit', 'name and message only')
+  t.equal(Error.stackTraceLimit, limit, 'the limit is restored')
+  t.match(new Error('plain').stack, /\n\s+at /, 'a plain Error keeps its frames')
 })

@@ -47,7 +47,12 @@ const STATUS: Record<ErrorCode, number> = {
   SERVER_NOT_READY: 503
 }
 
-/** An error a handler throws; the error handler turns it into the envelope. */
+/**
+ * An error a handler throws; the error handler turns it into the envelope. It is an
+ * answer, never logged with a stack, so none is captured: under Fastify's hook chain a
+ * stack trace cost ~18 µs, which a client hammering past its rate limit (429) or with
+ * a bad key (401) would make the server pay on every request (docs/performance.md).
+ */
 export class ParleyError extends Error {
   readonly statusCode: number
   constructor (
@@ -56,7 +61,10 @@ export class ParleyError extends Error {
     readonly extra: Record<string, unknown> = {},
     readonly headers: Record<string, string> = {}
   ) {
+    const limit = Error.stackTraceLimit
+    Error.stackTraceLimit = 0
     super(message)
+    Error.stackTraceLimit = limit
     this.name = 'ParleyError'
     this.statusCode = STATUS[code]
   }
