@@ -1,6 +1,7 @@
 // Hot queries built and compiled once, then run again with new values: kysely's building and
 // compiling cost more than SQLite running most of them (docs/performance.md).
 import type { Compilable, CompiledQuery, Kysely, QueryResult } from 'kysely'
+import { BoundedMap } from './bounded-map.js'
 
 /**
  * What a placeholder is while the query is built: a string no caller sends as a value of its own
@@ -83,15 +84,16 @@ export class Prepared<D, V extends Values, O> {
  * many shapes (say, searches of ever more words) costs compilations, never unbounded memory.
  */
 export class PreparedByShape<D, V extends Values, O> {
-  private readonly map = new Map<string, Prepared<D, V, O>>()
+  private readonly map: BoundedMap<string, Prepared<D, V, O>>
 
-  constructor (private readonly max = 200) {}
+  constructor (max = 200) {
+    this.map = new BoundedMap(max)
+  }
 
   get (shape: string, make: () => Prepared<D, V, O>): Prepared<D, V, O> {
     let prepared = this.map.get(shape)
     if (prepared === undefined) {
       prepared = make()
-      if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value as string)
       this.map.set(shape, prepared)
     }
     return prepared

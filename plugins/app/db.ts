@@ -7,6 +7,7 @@ import SQLite from 'better-sqlite3'
 import { Kysely, Migrator, SqliteDialect, type Generated, type Migration, type MigrationProvider, type SqliteDatabase, type SqliteStatement } from 'kysely'
 import { migrations } from '../../migrations/index.js'
 import { objectRows } from './sqlite-rows.js'
+import { BoundedMap } from './bounded-map.js'
 
 // Booleans are stored as 0/1 integers and times as Unix seconds, so the same
 // queries run on SQLite now and PostgreSQL later.
@@ -121,14 +122,13 @@ export async function migrate (db: Kysely<any>): Promise<void> {
  * Readers answer rows built in JavaScript from raw arrays (docs/decisions.md 30).
  */
 export function withStatementCache (sqlite: SQLite.Database, max = 500): SqliteDatabase {
-  const cache = new Map<string, SqliteStatement>()
+  const cache = new BoundedMap<string, SqliteStatement>(max)
   return {
     close: () => { cache.clear(); sqlite.close() },
     prepare: (sql: string) => {
       let statement = cache.get(sql)
       if (statement === undefined) {
         statement = objectRows(sqlite.prepare(sql))
-        if (cache.size >= max) cache.delete(cache.keys().next().value as string)
         cache.set(sql, statement)
       }
       return statement

@@ -4,6 +4,7 @@ import fp from 'fastify-plugin'
 import pino from 'pino'
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fastify'
 import type { User } from './users.js'
+import { BoundedMap } from './bounded-map.js'
 
 export interface AppliedLimit {
   domain: string
@@ -42,7 +43,7 @@ export function isApiPath (url: string): boolean {
 
 const UNSPECIFIED: readonly [string, string] = ['Unspecified', '']
 /** Clients send the same User-Agent on every request: each distinct one is parsed once. */
-const parsedAgents = new Map<string, readonly [string, string]>()
+const parsedAgents = new BoundedMap<string, readonly [string, string]>(1000)
 
 /** `ZulipMobile/27.1 (Android 14)` → ['ZulipMobile', '27.1']. */
 export function parseUserAgent (ua: string | undefined): readonly [string, string] {
@@ -51,7 +52,6 @@ export function parseUserAgent (ua: string | undefined): readonly [string, strin
   if (parsed === undefined) {
     const m = /^([^\s/]+)(?:\/(\S+))?/.exec(ua)
     parsed = m === null ? UNSPECIFIED : [m[1] as string, m[2] ?? '']
-    if (parsedAgents.size >= 1000) parsedAgents.clear()
     parsedAgents.set(ua, parsed)
   }
   return parsed

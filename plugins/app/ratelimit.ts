@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { errors } from './errors.js'
 import type { AppliedLimit } from './notes.js'
 import { emailKey } from './users.js'
+import { BoundedMap } from './bounded-map.js'
 
 export interface RateLimitStore {
   /** Adds `by` (0 to only read) to the counter of `key` in a window of `windowSeconds`; returns the count and reset time (Unix seconds). */
@@ -52,7 +53,7 @@ export const RULES = {
 
 export class RateLimiter {
   /** The store keys of each rule set for each id, built once: a fresh key string per request is measurable. */
-  private readonly keyCache = new Map<Rule[], Map<string | number, string[]>>()
+  private readonly keyCache = new Map<Rule[], BoundedMap<string | number, string[]>>()
 
   constructor (readonly store: RateLimitStore, readonly enabled: boolean) {}
 
@@ -78,12 +79,11 @@ export class RateLimiter {
   private keysOf (rules: Rule[], id: string | number): string[] {
     let byId = this.keyCache.get(rules)
     if (byId === undefined) {
-      byId = new Map()
+      byId = new BoundedMap(10_000)
       this.keyCache.set(rules, byId)
     }
     let keys = byId.get(id)
     if (keys === undefined) {
-      if (byId.size >= 10_000) byId.clear()
       keys = rules.map((rule) => `${rule.domain}:${id}`)
       byId.set(id, keys)
     }

@@ -8,6 +8,7 @@ import type { EventBus } from './bus.js'
 import { errors } from './errors.js'
 import { generateApiKey, generatePassword, hashPassword, safeEqual } from './credentials.js'
 import { subscribersChanged } from './streams.js'
+import { BoundedMap } from './bounded-map.js'
 
 export type Role = 'owner' | 'admin' | 'member' | 'guest'
 export const ROLES: Role[] = ['owner', 'admin', 'member', 'guest']
@@ -61,7 +62,7 @@ export interface NewUser { email: string, password?: string | undefined, full_na
 
 export class UserStore {
   /** Recent credential look-ups by email key; cleared on every local change to a user. */
-  private readonly authCache = new Map<string, { row: UserRow | undefined, user: User | undefined, key?: Buffer, until: number }>()
+  private readonly authCache = new BoundedMap<string, { row: UserRow | undefined, user: User | undefined, key?: Buffer, until: number }>(10_000)
 
   constructor (private readonly db: DB, private readonly bus: EventBus, private readonly botDomain: string) {}
 
@@ -117,7 +118,6 @@ export class UserStore {
     // A regeneration or deactivation that committed while we read may have made this
     // row stale; caching it would keep an old key alive for AUTH_CACHE_MS.
     if (generation === this.generation) {
-      if (this.authCache.size > 10000) this.authCache.clear()
       this.authCache.set(key, hit)
     }
     return this.verify(hit.row, apiKey, scheme)

@@ -4,6 +4,7 @@ import fp from 'fastify-plugin'
 import basicAuth from '@fastify/basic-auth'
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import { toUser } from '../app/users.js'
+import { BoundedMap } from '../app/bounded-map.js'
 
 /** How many distinct Authorization headers keep their decoded pair. */
 const DECODED_MAX = 10_000
@@ -21,7 +22,7 @@ export default fp(async function basicAuthPlugin (app: FastifyInstance) {
   // produced are kept by header, so a known header goes straight to the check
   // below (docs/performance.md). Only the parse is skipped; the key is still
   // compared, in constant time, on every request.
-  const decoded = new Map<string, { email: string, apiKey: string }>()
+  const decoded = new BoundedMap<string, { email: string, apiKey: string }>(DECODED_MAX)
 
   // Not async: a fresh cached look-up answers without a promise; only a cache miss
   // waits for the database.
@@ -50,7 +51,6 @@ export default fp(async function basicAuthPlugin (app: FastifyInstance) {
     validate (email, apiKey, request, reply, done) {
       const header = request.headers.authorization
       if (header !== undefined && !decoded.has(header)) {
-        if (decoded.size >= DECODED_MAX) decoded.clear()
         decoded.set(header, { email, apiKey })
       }
       validate(email, apiKey, request, reply, done)
