@@ -48,8 +48,10 @@ export class Events {
     }
   }
 
-  /** GET /events; a client that closes its connection releases the hold. */
-  /** Throws at once (not in the promise) for a queue that is not the caller's, so the route can tell. */
+  /**
+   * GET /events; a client that closes its connection releases the hold. Throws at once
+   * (not in the promise) for a queue that is not the caller's, so the route can tell.
+   */
   get (user: User, queueId: string, lastEventId: number | undefined, dontBlock: boolean, res: ServerResponse): Promise<Batch> {
     const q = this.registry.get(user.user_id, queueId)
     // 'close' comes after the answer too, and release() is then a no-op: one listener, no 'finish' one.
