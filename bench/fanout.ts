@@ -215,6 +215,15 @@ async function inBatches<T> (count: number, width: number, fn: (i: number) => Pr
   return out
 }
 
+/** A message queue for each of the first `count` seeded users, 64 registrations at a time. */
+async function registerQueues (agent: http.Agent, port: number, seeded: Seeded, count: number): Promise<string[]> {
+  return await inBatches(count, 64, async (i) => {
+    const res = await call(agent, port, 'POST', '/api/v1/register', seeded.auth[i] as string, 'event_types=%5B%22message%22%5D')
+    if (res.status !== 200) throw new Error(`register ${i}: ${res.status} ${res.text}`)
+    return (JSON.parse(res.text) as { data: { queue_id: string } }).data.queue_id
+  })
+}
+
 /** Queues and rounds of the small fan-outs that come before the measured one. */
 const WARM_QUEUES = 500
 const WARM_ROUNDS = 3
@@ -227,11 +236,7 @@ const WARM_ROUNDS = 3
  * measured dispatch reaches exactly N queues.
  */
 async function warmFanouts (agent: http.Agent, port: number, seeded: Seeded, count: number): Promise<void> {
-  const queues = await inBatches(count, 64, async (i) => {
-    const res = await call(agent, port, 'POST', '/api/v1/register', seeded.auth[i] as string, 'event_types=%5B%22message%22%5D')
-    if (res.status !== 200) throw new Error(`register (warm-up) ${i}: ${res.status} ${res.text}`)
-    return (JSON.parse(res.text) as { data: { queue_id: string } }).data.queue_id
-  })
+  const queues = await registerQueues(agent, port, seeded, count)
   const mine: net.Socket[] = []
   for (let round = 0; round < WARM_ROUNDS; round++) {
     const polls = queues.map(async (q, i) => await rawPoll(port, `/api/v1/events?queue_id=${q}&last_event_id=${round - 1}`, seeded.auth[i] as string, mine))
@@ -265,11 +270,7 @@ export async function fanout (n: number, log: (line: string) => void = () => {})
     if (warm.status !== 200) throw new Error(`POST /messages: ${warm.status} ${warm.text}`)
     await warmFanouts(agent, port, seeded, Math.min(n, WARM_QUEUES))
     log(`fanout N=${n}: server pid ${pid} on port ${port}; registering ${n} queues`)
-    const queues = await inBatches(n, 64, async (i) => {
-      const res = await call(agent, port, 'POST', '/api/v1/register', seeded.auth[i] as string, 'event_types=%5B%22message%22%5D')
-      if (res.status !== 200) throw new Error(`register ${i}: ${res.status} ${res.text}`)
-      return (JSON.parse(res.text) as { data: { queue_id: string } }).data.queue_id
-    })
+    const queues = await registerQueues(agent, port, seeded, n)
 
     // FANOUT_CLIENT=http polls with Node's http client instead (the first figures were taken so).
     const viaHttp = process.env.FANOUT_CLIENT === 'http'
