@@ -7,7 +7,7 @@ const fanout: Benchmark = {
   name: 'fanout',
   description: 'N long-polls held on one stream that N users subscribe to, one message sent (targets at N=5,000: last poll < 300 ms, RSS < 200 MiB)',
   run: async (opts) => {
-    const results = await run([1000, 5000], opts.log, Number(process.env.FANOUT_RUNS ?? 5))
+    const results = await run([1000, 5000], opts.log)
     for (const line of report(results).split('\n')) opts.log(`  ${line}`)
     return []
   }

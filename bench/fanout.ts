@@ -333,12 +333,12 @@ export async function fanout (n: number, log: (line: string) => void = () => {})
 }
 
 /**
- * Every size in turn (1,000 and 5,000 by default), each measured `runs` times on a fresh
+ * Every size in turn (1,000 and 5,000 by default), each measured `runs` times (FANOUT_RUNS, 5) on a fresh
  * server; the median run (by time to the last poll) is reported with the range. On this
  * shared two-core VM one measurement of the same build varies by ±20 % from the next.
  * Callable from bench/run.ts.
  */
-export async function run (sizes: number[] = [1000, 5000], log: (line: string) => void = (l) => { process.stderr.write(l + '\n') }, runs = 5): Promise<FanoutResult[]> {
+export async function run (sizes: number[] = [1000, 5000], log: (line: string) => void = (l) => { process.stderr.write(l + '\n') }, runs = Number(process.env.FANOUT_RUNS ?? 5)): Promise<FanoutResult[]> {
   const results: FanoutResult[] = []
   for (const n of sizes) {
     const all: FanoutResult[] = []
@@ -364,8 +364,7 @@ export function report (results: FanoutResult[]): string {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  // FANOUT_RUNS=1 for a single quick measurement per size.
   const sizes = process.argv.slice(2).map(Number).filter((x) => Number.isInteger(x) && x > 0)
-  const results = await run(sizes.length > 0 ? sizes : undefined, undefined, Number(process.env.FANOUT_RUNS ?? 5))
+  const results = await run(sizes.length > 0 ? sizes : undefined)
   process.stdout.write(report(results) + '\n')
 }
