@@ -29,13 +29,19 @@ function fakeFd (): { calls: Array<{ text: string, done: (n?: number, err?: Node
   }
 }
 
+/** A sink on the fake descriptor that writes only when told (no timer within a test), ended at teardown. */
+function sinkOn (t: { teardown: (fn: () => void) => void }, fd: ReturnType<typeof fakeFd>, batchChars = 1000): LogSink {
+  const sink = new LogSink(9, { batchChars, flushMs: 60_000, write: fd.write })
+  t.teardown(() => { sink.end() })
+  return sink
+}
+
 const line = (i: number): string => `{"n":${i}}\n`
 const errno = (code: string): NodeJS.ErrnoException => Object.assign(new Error(code), { code })
 
 t.test('lines wait for a batch; a flush writes them in order in one write, then calls back', async (t) => {
   const fd = fakeFd()
-  const sink = new LogSink(9, { batchChars: 1000, flushMs: 60_000, write: fd.write })
-  t.teardown(() => { sink.end() })
+  const sink = sinkOn(t, fd)
   for (let i = 0; i < 5; i++) t.equal(sink.write(line(i)), true)
   t.equal(fd.calls.length, 0, 'under the batch size nothing is written yet')
   let flushed = false
@@ -49,8 +55,7 @@ t.test('lines wait for a batch; a flush writes them in order in one write, then 
 
 t.test('a full batch starts a write; lines that come meanwhile follow it, never two writes at once', async (t) => {
   const fd = fakeFd()
-  const sink = new LogSink(9, { batchChars: 12, flushMs: 60_000, write: fd.write })
-  t.teardown(() => { sink.end() })
+  const sink = sinkOn(t, fd, 12)
   sink.write(line(0))
   t.equal(fd.calls.length, 0)
   sink.write(line(1))
@@ -67,8 +72,7 @@ t.test('a full batch starts a write; lines that come meanwhile follow it, never 
 
 t.test('a partial write is completed from where it stopped', async (t) => {
   const fd = fakeFd()
-  const sink = new LogSink(9, { batchChars: 1000, flushMs: 60_000, write: fd.write })
-  t.teardown(() => { sink.end() })
+  const sink = sinkOn(t, fd)
   sink.write('héllo wörld\n')
   let flushed = false
   sink.flush(() => { flushed = true })
@@ -82,8 +86,7 @@ t.test('a partial write is completed from where it stopped', async (t) => {
 
 t.test('a full non-blocking pipe (EAGAIN) is written again a moment later', async (t) => {
   const fd = fakeFd()
-  const sink = new LogSink(9, { batchChars: 1000, flushMs: 60_000, write: fd.write })
-  t.teardown(() => { sink.end() })
+  const sink = sinkOn(t, fd)
   sink.write(line(1))
   const flushed = new Promise<void>((resolve) => { sink.flush(resolve) })
   fd.calls[0]?.done(0, errno('EAGAIN'))
@@ -98,8 +101,7 @@ t.test('a full non-blocking pipe (EAGAIN) is written again a moment later', asyn
 
 t.test('EPIPE (nobody reads any more) ends the log quietly: later lines are dropped, waiters released', async (t) => {
   const fd = fakeFd()
-  const sink = new LogSink(9, { batchChars: 1000, flushMs: 60_000, write: fd.write })
-  t.teardown(() => { sink.end() })
+  const sink = sinkOn(t, fd)
   sink.write(line(1))
   let flushed = false
   sink.flush(() => { flushed = true })
