@@ -2,8 +2,8 @@
 import t from 'tap'
 import { CAPS, QueueRegistry, serializeBatchEnvelope, type EventQueue, type Queued } from '../plugins/app/events-queue.js'
 
-function registry (): QueueRegistry {
-  const r = new QueueRegistry(60_000, 600)
+function registry (heartbeatMs = 60_000): QueueRegistry {
+  const r = new QueueRegistry(heartbeatMs, 600)
   t.teardown(() => { r.answerAll() })
   return r
 }
@@ -68,8 +68,7 @@ t.test('a queue over its cap is dropped during a dispatch and the others still r
 })
 
 t.test('beat answers with a heartbeat exactly the polls held for the heartbeat period, oldest first; a new hold waits its own period', async (t) => {
-  const r = new QueueRegistry(1000, 600)
-  t.teardown(() => { r.answerAll() })
+  const r = registry(1000)
   t.equal(r.beatMs, 100, 'a tenth of the period')
   t.equal(new QueueRegistry(90_000, 600).beatMs, 1000, 'at most a second')
   const [a, b, c] = [queue(r, 1), queue(r, 2), queue(r, 3)]
@@ -91,8 +90,7 @@ t.test('beat answers with a heartbeat exactly the polls held for the heartbeat p
 })
 
 t.test('a poll answered by an event, a newer GET or a disconnect is no longer due for a heartbeat', async (t) => {
-  const r = new QueueRegistry(1000, 600)
-  t.teardown(() => { r.answerAll() })
+  const r = registry(1000)
   const [a, b] = [queue(r, 1, ['stream']), queue(r, 2)]
   let release = (): void => {}
   const pa = r.poll(a, undefined, false, () => {})
