@@ -1,5 +1,6 @@
-// The fan-out benchmark (bench/fanout.ts) as a module of `npm run bench`: its figures
-// are absolute (time to the last answer, RSS), so it prints its own table and adds no req/s rows.
+// The fan-out benchmark (bench/fanout.ts) as a module of `npm run bench`: its figures are
+// times and RSS (with the bare Fastify baseline's and their ratio), not req/s, so it prints
+// its own table and adds no rows to the req/s one.
 import type { Benchmark } from './harness.js'
 import { report, run } from './fanout.js'
 

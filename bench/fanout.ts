@@ -1,7 +1,9 @@
 // Fan-out benchmark (issue 3, 8c): N long-polls held on a stream N users subscribe to, one
 // message sent; time until the last poll is answered, and the server's RSS while holding.
+// Each run alternates with one of the bare Fastify baseline (fanout-baseline.ts) under the
+// same client, warm-up, N and answer bytes, and the ratio of the two is printed.
 // Run: `npx tsx bench/fanout.ts [N…]` or `node dist/bench/fanout.js [N…]` (needs `npm run build`).
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
@@ -37,17 +39,47 @@ export interface FanoutResult {
   /** The fastest and slowest lastMs of those runs. */
   lastMinMs: number
   lastMaxMs: number
+  /** One poll's answer body, as read (the baseline serves its event). */
+  sample: string
+  /** The bare Fastify baseline's runs of the same N, alternated with Parley's (absent for a single measurement). */
+  baseline?: BaselineResult
+}
+
+/** What one fan-out measurement gives, for Parley and for the baseline alike. */
+interface Measured {
+  lastMs: number
+  p50Ms: number
+  firstMs: number
+  sendMs: number
+  rssMiB: number
+  answered: number
+  serverCpuMs: number
+  clientCpuMs: number
+  /** One poll's answer body, as read. */
+  sample: string
+}
+
+/** The baseline's figures: the median run's, with the range of lastMs and the largest RSS. */
+export interface BaselineResult {
+  lastMs: number
+  p50Ms: number
+  firstMs: number
+  rssMiB: number
+  serverCpuMs: number
+  runs: number
+  lastMinMs: number
+  lastMaxMs: number
 }
 
 interface Seeded { auth: string[], senderAuth: string }
 
 const here = dirname(fileURLToPath(import.meta.url))
 
-function serverScript (): string {
-  // Compiled: dist/bench/fanout.js → dist/server.js; from source under tsx: bench/ → dist/server.js.
-  const candidates = [join(here, '..', 'server.js'), join(here, '..', 'dist', 'server.js')]
+/** A compiled script: from dist/bench/fanout.js, or from bench/ under tsx (dist/ then). */
+function compiled (path: string): string {
+  const candidates = [join(here, '..', path), join(here, '..', 'dist', path)]
   const found = candidates.find((p) => existsSync(p))
-  if (found === undefined) throw new Error('dist/server.js is missing: run `npm run build` first')
+  if (found === undefined) throw new Error(`dist/${path} is missing: run \`npm run build\` first`)
   return found
 }
 
@@ -80,27 +112,30 @@ async function seed (dataDir: string, n: number): Promise<Seeded> {
 
 interface Child { pid: number, port: number, stop: () => Promise<void>, logFile: string }
 
+/** Parley (the compiled server.js) on a data dir; its log goes to a file. */
 async function startServer (dir: string, dataDir: string): Promise<Child> {
-  // FANOUT_NODE_ARGS="--cpu-prof" profiles the server (the profile lands in the temp dir; see --keep).
-  const nodeArgs = (process.env.FANOUT_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
   // The log goes to a file, as a server's log would, and is read after the measurement: read through
   // a pipe by this process it cost the client CPU in the very window measured (docs/performance.md).
-  const server = await startChild({
-    name: 'fanout-server',
-    script: serverScript(),
-    nodeArgs,
-    dir,
-    env: {
-      HOST: '127.0.0.1',
-      PORT: '0',
-      PARLEY_DATA_DIR: dataDir,
-      PARLEY_RATE_LIMIT: 'off',
-      PARLEY_ADMIN_EMAIL: 'owner@example.com',
-      PARLEY_ADMIN_PASSWORD: 'owner-password',
-      LOG_LEVEL: 'info'
-    },
-    urlPattern: /"url":"(http:\/\/[^"]+)"/
-  })
+  return await startProcess(dir, 'fanout-server', compiled('server.js'), [], {
+    HOST: '127.0.0.1',
+    PORT: '0',
+    PARLEY_DATA_DIR: dataDir,
+    PARLEY_RATE_LIMIT: 'off',
+    PARLEY_ADMIN_EMAIL: 'owner@example.com',
+    PARLEY_ADMIN_PASSWORD: 'owner-password',
+    LOG_LEVEL: 'info'
+  }, /"url":"(http:\/\/[^"]+)"/)
+}
+
+/** The bare Fastify baseline (fanout-baseline.js), answering with `eventFile`'s event. */
+async function startBaseline (dir: string, eventFile: string): Promise<Child> {
+  return await startProcess(dir, 'fanout-baseline', compiled('bench/fanout-baseline.js'), [eventFile], {}, /^listening (\S+)$/m)
+}
+
+async function startProcess (dir: string, name: string, script: string, args: string[], env: Record<string, string>, urlPattern: RegExp): Promise<Child> {
+  // FANOUT_NODE_ARGS="--cpu-prof" profiles the servers (the profiles land in the temp dir; see FANOUT_KEEP).
+  const nodeArgs = (process.env.FANOUT_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
+  const server = await startChild({ name, script, args, nodeArgs, dir, env, urlPattern })
   // Never leave a server behind when the benchmark itself dies.
   const orphan = (): void => { try { process.kill(server.pid, 'SIGKILL') } catch {} }
   process.once('exit', orphan)
@@ -228,29 +263,83 @@ async function registerQueues (agent: http.Agent, port: number, seeded: Seeded, 
 const WARM_QUEUES = 500
 const WARM_ROUNDS = 3
 
+interface Poll { path: string, auth: string }
+
 /**
  * A few small fan-outs (500 polls, 3 messages) before the measured one, as a server in
  * service has made: the measured message would otherwise be the first the server ever
  * dispatched to held polls, with V8 running the dispatch and answer paths unoptimized
- * (~100 ms of the 5,000-poll figure). The warm-up queues are deleted afterwards, so the
- * measured dispatch reaches exactly N queues.
+ * (~100 ms of the 5,000-poll figure). Parley and the baseline get the same rounds.
  */
-async function warmFanouts (agent: http.Agent, port: number, seeded: Seeded, count: number): Promise<void> {
-  const queues = await registerQueues(agent, port, seeded, count)
+async function warmRounds (agent: http.Agent, port: number, pollsOf: (round: number) => Poll[], senderAuth: string, expect: (round: number) => string): Promise<void> {
   const mine: net.Socket[] = []
   for (let round = 0; round < WARM_ROUNDS; round++) {
-    const polls = queues.map(async (q, i) => await rawPoll(port, `/api/v1/events?queue_id=${q}&last_event_id=${round - 1}`, seeded.auth[i] as string, mine))
+    const polls = pollsOf(round).map(async (p) => await rawPoll(port, p.path, p.auth, mine))
     await sleep(300)
-    const sent = await call(agent, port, 'POST', '/api/v1/messages', seeded.senderAuth, `type=stream&to=crowd&topic=warm-up&content=round%20${round}`)
+    const sent = await call(agent, port, 'POST', '/api/v1/messages', senderAuth, `type=stream&to=crowd&topic=warm-up&content=round%20${round}`)
     if (sent.status !== 200) throw new Error(`POST /messages (warm-up): ${sent.status} ${sent.text}`)
     const answers = await Promise.all(polls)
-    if (!answers.every((a) => a.status === 200 && a.text.includes(`round ${round}`))) throw new Error(`warm-up round ${round}: a poll missed the message`)
+    if (!answers.every((a) => a.status === 200 && a.text.includes(expect(round)))) throw new Error(`warm-up round ${round}: a poll missed the message`)
     for (const socket of mine.splice(0)) socket.destroy()
   }
+}
+
+/** Parley's warm-up: queues of their own, deleted afterwards, so the measured dispatch reaches exactly N queues. */
+async function warmFanouts (agent: http.Agent, port: number, seeded: Seeded, count: number): Promise<void> {
+  const queues = await registerQueues(agent, port, seeded, count)
+  await warmRounds(agent, port, (round) => queues.map((q, i) => ({ path: `/api/v1/events?queue_id=${q}&last_event_id=${round - 1}`, auth: seeded.auth[i] as string })), seeded.senderAuth, (round) => `round ${round}`)
   await inBatches(count, 64, async (i) => {
     const res = await call(agent, port, 'DELETE', `/api/v1/events?queue_id=${queues[i] as string}`, seeded.auth[i] as string)
     if (res.status !== 200) throw new Error(`DELETE /events (warm-up) ${i}: ${res.status} ${res.text}`)
   })
+}
+
+/**
+ * Holds one poll per entry on its own socket, waits until the server has taken them all in and
+ * gone idle, sends the message, and times every answer from the send.
+ */
+async function measure (server: Child, agent: http.Agent, polls: Poll[], senderAuth: string, sockets: net.Socket[], log: (line: string) => void, label: string): Promise<Measured> {
+  const { port, pid } = server
+  // FANOUT_CLIENT=http polls with Node's http client instead (the first figures were taken so).
+  const viaHttp = process.env.FANOUT_CLIENT === 'http'
+  const written: Array<Promise<void>> = []
+  const answered = polls.map(async (p) => viaHttp ? await call(agent, port, 'GET', p.path, p.auth) : await rawPoll(port, p.path, p.auth, sockets, written))
+  // Every request sent first: otherwise polls still connecting would arrive after the
+  // message (answered at once from their queue) and be timed with the fan-out.
+  await Promise.all(written)
+  // Held polls answer nothing: wait until the server has been idle a moment, having taken them all in
+  // (idle: at most 2 ticks of 10 ms in 200 ms, as a --cpu-prof sampler keeps using a few per cent).
+  let before = cpuTicks(pid)
+  for (let idle = 0; idle < 3;) {
+    await sleep(200)
+    const ticks = cpuTicks(pid)
+    idle = ticks - before <= 2 ? idle + 1 : 0
+    before = ticks
+  }
+  const rss = rssMiB(pid)
+  log(`${label}: ${polls.length} polls held, server RSS ${rss.toFixed(1)} MiB; sending one message`)
+
+  const ticks0 = cpuTicks(pid)
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  const sent = call(agent, port, 'POST', '/api/v1/messages', senderAuth, 'type=stream&to=crowd&topic=fanout&content=hello%20everyone')
+  const answers = await Promise.all(answered)
+  const send = await sent
+  const clientCpu = process.cpuUsage(cpu0)
+  const serverTicks = cpuTicks(pid) - ticks0
+  if (send.status !== 200) throw new Error(`POST /messages: ${send.status} ${send.text}`)
+  const times = answers.map((a) => a.end - t0).sort((a, b) => a - b)
+  return {
+    lastMs: times[times.length - 1] ?? NaN,
+    p50Ms: times[Math.floor(times.length / 2)] ?? NaN,
+    firstMs: times[0] ?? NaN,
+    sendMs: send.end - t0,
+    rssMiB: rss,
+    answered: answers.filter((a) => a.status === 200 && a.text.includes('"type":"message"')).length,
+    serverCpuMs: serverTicks * 10,
+    clientCpuMs: (clientCpu.user + clientCpu.system) / 1000,
+    sample: answers[0]?.text ?? ''
+  }
 }
 
 /** One measurement: a fresh data dir and server, N users and queues, one message. */
@@ -271,58 +360,11 @@ export async function fanout (n: number, log: (line: string) => void = () => {})
     await warmFanouts(agent, port, seeded, Math.min(n, WARM_QUEUES))
     log(`fanout N=${n}: server pid ${pid} on port ${port}; registering ${n} queues`)
     const queues = await registerQueues(agent, port, seeded, n)
-
-    // FANOUT_CLIENT=http polls with Node's http client instead (the first figures were taken so).
-    const viaHttp = process.env.FANOUT_CLIENT === 'http'
-    const written: Array<Promise<void>> = []
-    const polls = queues.map(async (q, i) => {
-      const path = `/api/v1/events?queue_id=${q}&last_event_id=-1`
-      return viaHttp ? await call(agent, port, 'GET', path, seeded.auth[i] as string) : await rawPoll(port, path, seeded.auth[i] as string, sockets, written)
-    })
-    // Every request sent first: otherwise polls still connecting would arrive after the
-    // message (answered at once from their queue) and be timed with the fan-out.
-    await Promise.all(written)
-    // Held polls answer nothing: wait until the server has been idle a moment, having taken them all in
-    // (idle: at most 2 ticks of 10 ms in 200 ms, as a --cpu-prof sampler keeps using a few per cent).
-    let before = cpuTicks(pid)
-    for (let idle = 0; idle < 3;) {
-      await sleep(200)
-      const ticks = cpuTicks(pid)
-      idle = ticks - before <= 2 ? idle + 1 : 0
-      before = ticks
-    }
-    const rss = rssMiB(pid)
-    log(`fanout N=${n}: ${n} polls held, server RSS ${rss.toFixed(1)} MiB; sending one message`)
-
     const logOffset = statSync(server.logFile).size
-    const ticks0 = cpuTicks(pid)
-    const cpu0 = process.cpuUsage()
-    const t0 = performance.now()
-    const sent = call(agent, port, 'POST', '/api/v1/messages', seeded.senderAuth, 'type=stream&to=crowd&topic=fanout&content=hello%20everyone')
-    const answers = await Promise.all(polls)
-    const send = await sent
-    const clientCpu = process.cpuUsage(cpu0)
-    const serverTicks = cpuTicks(pid) - ticks0
-    if (send.status !== 200) throw new Error(`POST /messages: ${send.status} ${send.text}`)
-    const answered = answers.filter((a) => a.status === 200 && a.text.includes('"type":"message"')).length
-    const times = answers.map((a) => a.end - t0).sort((a, b) => a - b)
+    const m = await measure(server, agent, queues.map((q, i) => ({ path: `/api/v1/events?queue_id=${q}&last_event_id=-1`, auth: seeded.auth[i] as string })), seeded.senderAuth, sockets, log, `fanout N=${n}`)
     // The access lines are written in batches: stop the server to have them all.
     await server.stop()
-    return {
-      firstMs: times[0] ?? NaN,
-      serverSpanMs: serverSpan(accessLines(server.logFile, logOffset)),
-      serverCpuMs: serverTicks * 10,
-      clientCpuMs: (clientCpu.user + clientCpu.system) / 1000,
-      n,
-      lastMs: times[times.length - 1] ?? NaN,
-      p50Ms: times[Math.floor(times.length / 2)] ?? NaN,
-      sendMs: send.end - t0,
-      rssMiB: rss,
-      answered,
-      runs: 1,
-      lastMinMs: NaN,
-      lastMaxMs: NaN
-    }
+    return { ...m, n, serverSpanMs: serverSpan(accessLines(server.logFile, logOffset)), runs: 1, lastMinMs: NaN, lastMaxMs: NaN }
   } finally {
     agent.destroy()
     for (const s of sockets) s.destroy()
@@ -332,24 +374,80 @@ export async function fanout (n: number, log: (line: string) => void = () => {})
   }
 }
 
+/** A queue id and an Authorization header of the lengths Parley's have, for the baseline's polls. */
+function baselinePoll (i: number): Poll {
+  const auth = 'Basic ' + Buffer.from(`fan${i}@example.com:${generateApiKey()}`).toString('base64')
+  return { path: `/api/v1/events?queue_id=${String(i).padStart(24, '0')}&last_event_id=-1`, auth }
+}
+
+/**
+ * One measurement of the baseline (bare Fastify, fanout-baseline.ts) with the same client,
+ * warm-up and N, answering every poll with `event` (the JSON of one event as Parley served it).
+ */
+export async function baselineFanout (n: number, event: string, log: (line: string) => void = () => {}): Promise<Measured> {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-fanout-baseline-'))
+  const eventFile = join(dir, 'event.json')
+  writeFileSync(eventFile, event)
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 })
+  const sockets: net.Socket[] = []
+  let server: Child | undefined
+  try {
+    server = await startBaseline(dir, eventFile)
+    const sender = baselinePoll(0).auth
+    await warmRounds(agent, server.port, () => Array.from({ length: Math.min(n, WARM_QUEUES) }, (_, i) => baselinePoll(i)), sender, () => '"type":"message"')
+    return await measure(server, agent, Array.from({ length: n }, (_, i) => baselinePoll(i)), sender, sockets, log, `fanout N=${n}, baseline`)
+  } finally {
+    agent.destroy()
+    for (const s of sockets) s.destroy()
+    await server?.stop()
+    if (process.env.FANOUT_KEEP === '1') log(`fanout N=${n}, baseline: kept ${dir}`)
+    else rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** The first event of an answer of GET /events, re-serialized as Parley wrote it (same key order). */
+function firstEvent (answer: string): string {
+  const events = (JSON.parse(answer) as { data: { events: unknown[] } }).data.events
+  if (events.length === 0) throw new Error(`no event in Parley's answer: ${answer.slice(0, 300)}`)
+  return JSON.stringify(events[0])
+}
+
+function medianBy<T extends { lastMs: number }> (runs: T[]): { median: T, min: number, max: number } {
+  const sorted = [...runs].sort((a, b) => a.lastMs - b.lastMs)
+  return { median: sorted[Math.floor(sorted.length / 2)] as T, min: (sorted[0] as T).lastMs, max: (sorted[sorted.length - 1] as T).lastMs }
+}
+
 /**
  * Every size in turn (1,000 and 5,000 by default), each measured `runs` times (FANOUT_RUNS, 5) on a fresh
- * server; the median run (by time to the last poll) is reported with the range. On this
- * shared two-core VM one measurement of the same build varies by ±20 % from the next.
- * Callable from bench/run.ts.
+ * server, alternating with as many runs of the bare Fastify baseline (FANOUT_BASELINE=off skips it), so
+ * a slow moment of this shared two-core VM (one measurement of the same build varies by ±20 %
+ * from the next) falls on both. The median run (by time to the last poll) is reported with the
+ * range. Callable from bench/run.ts.
  */
 export async function run (sizes: number[] = [1000, 5000], log: (line: string) => void = (l) => { process.stderr.write(l + '\n') }, runs = Number(process.env.FANOUT_RUNS ?? 5)): Promise<FanoutResult[]> {
+  const withBaseline = process.env.FANOUT_BASELINE !== 'off'
   const results: FanoutResult[] = []
   for (const n of sizes) {
     const all: FanoutResult[] = []
+    const base: Measured[] = []
     for (let i = 0; i < runs; i++) {
       const r = await fanout(n, log)
       log(`fanout N=${n}: run ${i + 1}/${runs}: last poll ${r.lastMs.toFixed(1)} ms`)
       all.push(r)
+      if (!withBaseline) continue
+      const b = await baselineFanout(n, firstEvent(r.sample), log)
+      if (b.answered !== n) throw new Error(`fanout N=${n}, baseline: ${b.answered} of ${n} polls answered`)
+      if (Buffer.byteLength(b.sample) !== Buffer.byteLength(r.sample)) throw new Error(`fanout N=${n}: the baseline's answer is not the size of Parley's:\n${b.sample}\n${r.sample}`)
+      log(`fanout N=${n}, baseline: run ${i + 1}/${runs}: last poll ${b.lastMs.toFixed(1)} ms`)
+      base.push(b)
     }
-    all.sort((a, b) => a.lastMs - b.lastMs)
-    const median = all[Math.floor(all.length / 2)] as FanoutResult
-    results.push({ ...median, rssMiB: Math.max(...all.map((r) => r.rssMiB)), runs: all.length, lastMinMs: (all[0] as FanoutResult).lastMs, lastMaxMs: (all[all.length - 1] as FanoutResult).lastMs })
+    const p = medianBy(all)
+    const result: FanoutResult = { ...p.median, rssMiB: Math.max(...all.map((r) => r.rssMiB)), runs: all.length, lastMinMs: p.min, lastMaxMs: p.max }
+    if (base.length > 0) {
+      const b = medianBy(base)
+      result.baseline = { lastMs: b.median.lastMs, p50Ms: b.median.p50Ms, firstMs: b.median.firstMs, rssMiB: Math.max(...base.map((r) => r.rssMiB)), serverCpuMs: b.median.serverCpuMs, runs: base.length, lastMinMs: b.min, lastMaxMs: b.max }
+    }
+    results.push(result)
   }
   return results
 }
@@ -359,6 +457,16 @@ export function report (results: FanoutResult[]): string {
   for (const r of results) {
     const range = `${r.lastMinMs.toFixed(0)}–${r.lastMaxMs.toFixed(0)} ms of ${r.runs}`
     lines.push(`${String(r.n).padEnd(8)}${r.lastMs.toFixed(1).padStart(7)} ms (${range.padEnd(18)}) ${r.p50Ms.toFixed(1).padStart(9)} ms ${r.firstMs.toFixed(1).padStart(7)} ms ${r.sendMs.toFixed(1).padStart(10)} ms ${r.rssMiB.toFixed(1).padStart(9)} MiB ${String(r.answered).padStart(7)}/${r.n} ${r.serverSpanMs.toFixed(0).padStart(11)} ms ${r.serverCpuMs.toFixed(0).padStart(10)} / ${r.clientCpuMs.toFixed(0)} ms`)
+  }
+  const compared = results.filter((r) => r.baseline !== undefined)
+  if (compared.length > 0) {
+    lines.push('', 'bare Fastify baseline (same client, warm-up, N and answer bytes; runs alternated with Parley\'s):')
+    lines.push('N       last poll (median; min–max of runs)   p50 poll  first poll  RSS held (max)  CPU server   Parley ÷ baseline (last poll)')
+    for (const r of compared) {
+      const b = r.baseline as BaselineResult
+      const range = `${b.lastMinMs.toFixed(0)}–${b.lastMaxMs.toFixed(0)} ms of ${b.runs}`
+      lines.push(`${String(r.n).padEnd(8)}${b.lastMs.toFixed(1).padStart(7)} ms (${range.padEnd(18)}) ${b.p50Ms.toFixed(1).padStart(9)} ms ${b.firstMs.toFixed(1).padStart(7)} ms ${b.rssMiB.toFixed(1).padStart(9)} MiB ${b.serverCpuMs.toFixed(0).padStart(9)} ms ${(r.lastMs / b.lastMs).toFixed(2).padStart(12)}×`)
+    }
   }
   return lines.join('\n')
 }
