@@ -274,7 +274,10 @@ interface Poll { path: string, auth: string }
 async function warmRounds (agent: http.Agent, port: number, pollsOf: (round: number) => Poll[], senderAuth: string, expect: (round: number) => string): Promise<void> {
   const mine: net.Socket[] = []
   for (let round = 0; round < WARM_ROUNDS; round++) {
-    const polls = pollsOf(round).map(async (p) => await rawPoll(port, p.path, p.auth, mine))
+    const written: Array<Promise<void>> = []
+    const polls = pollsOf(round).map(async (p) => await rawPoll(port, p.path, p.auth, mine, written))
+    // Every request in the kernel, then a moment for the server to take them in.
+    await Promise.all(written)
     await sleep(300)
     const sent = await call(agent, port, 'POST', '/api/v1/messages', senderAuth, `type=stream&to=crowd&topic=warm-up&content=round%20${round}`)
     if (sent.status !== 200) throw new Error(`POST /messages (warm-up): ${sent.status} ${sent.text}`)
