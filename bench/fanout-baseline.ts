@@ -22,6 +22,10 @@ app.get('/api/v1/events', (request, reply) => {
   reply.type('application/json; charset=utf-8')
   return new Promise<string>((resolve) => { held.push({ queueId, answer: resolve }) })
 })
+// Registering and deleting queues answer what Parley's do, with nothing behind them: the
+// bench sends the baseline the same requests as Parley, so both answer paths are as warm.
+app.post('/api/v1/register', async () => ({ result: 'success', msg: '', data: { queue_id: '0'.repeat(24), last_event_id: -1 } }))
+app.delete('/api/v1/events', async () => ({ result: 'success', msg: '', data: {} }))
 app.post('/api/v1/messages', async () => {
   for (const h of held.splice(0)) h.answer(`{"result":"success","msg":"","data":{"queue_id":${JSON.stringify(h.queueId)},"events":[${event}]}}`)
   return { result: 'success', msg: '', data: { id: 1 } }

@@ -385,19 +385,34 @@ function baselinePoll (i: number): Poll {
 
 /**
  * One measurement of the baseline (bare Fastify, fanout-baseline.ts) with the same client,
- * warm-up and N, answering every poll with `event` (the JSON of one event as Parley served it).
+ * requests before the fan-out, warm-up and N, answering every poll with `event` (the JSON of
+ * one event as Parley served it).
  */
 export async function baselineFanout (n: number, event: string, log: (line: string) => void = () => {}): Promise<Measured> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-fanout-baseline-'))
   const eventFile = join(dir, 'event.json')
   writeFileSync(eventFile, event)
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 })
+  const agent = new http.Agent({ keepAlive: true, maxSockets: n + 16 })
   const sockets: net.Socket[] = []
   let server: Child | undefined
   try {
     server = await startBaseline(dir, eventFile)
+    const port = server.port
     const sender = baselinePoll(0).auth
-    await warmRounds(agent, server.port, () => Array.from({ length: Math.min(n, WARM_QUEUES) }, (_, i) => baselinePoll(i)), sender, () => '"type":"message"')
+    // The requests Parley gets before its measured fan-out, in the same order and batches:
+    // a message, the warm-up's registrations, rounds and deletions, then N registrations.
+    const calls = async (count: number, method: string, path: string, body?: string): Promise<void> => {
+      await inBatches(count, 64, async (i) => {
+        const res = await call(agent, port, method, path, baselinePoll(i).auth, body)
+        if (res.status !== 200) throw new Error(`${method} ${path} (baseline): ${res.status} ${res.text}`)
+      })
+    }
+    const warm = Math.min(n, WARM_QUEUES)
+    await calls(1, 'POST', '/api/v1/messages', 'type=stream&to=crowd&topic=warm-up&content=https%3A%2F%2Fexample.com%20**warm**')
+    await calls(warm, 'POST', '/api/v1/register', 'event_types=%5B%22message%22%5D')
+    await warmRounds(agent, port, () => Array.from({ length: warm }, (_, i) => baselinePoll(i)), sender, () => '"type":"message"')
+    await calls(warm, 'DELETE', `/api/v1/events?queue_id=${'0'.repeat(24)}`)
+    await calls(n, 'POST', '/api/v1/register', 'event_types=%5B%22message%22%5D')
     return await measure(server, agent, Array.from({ length: n }, (_, i) => baselinePoll(i)), sender, sockets, log, `fanout N=${n}, baseline`)
   } finally {
     agent.destroy()
