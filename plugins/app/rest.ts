@@ -222,14 +222,28 @@ export interface MountOptions {
 const BODY_VERBS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
 /**
- * The router lets a path parameter match the empty string, so `/users/` would
- * reach `/users/:user_id`; the spec wants no trailing slashes, hence 404.
+ * The one onRequest guard of every route, before authentication:
+ * - The router lets a path parameter match the empty string, so `/users/` would reach
+ *   `/users/:user_id`; the spec wants no trailing slashes, hence 404.
+ * - SPEC §2's body limit, on the declared length. Fastify enforces bodyLimit only on the
+ *   bodies it parses itself; multipart is read by busboy, which has no total limit and
+ *   silently truncates fields, so a multipart body must declare its length (every Zulip
+ *   client and browser does). A GET's body is never read (its parameters are in the query),
+ *   but one declared over the limit is 413 too; a chunked one is left unread, as Zulip does.
  */
-function pathGuard (path: string): onRequestHookHandler {
+function requestGuard (path: string, parsesBody: boolean, bodyLimit: number): onRequestHookHandler {
   const names = [...path.matchAll(/:(\w+)/g)].map((m) => m[1] as string)
-  return function requirePathParams (request, _reply, done) {
-    const params = request.params as Record<string, string | undefined>
-    done(names.some((n) => params[n] === undefined || params[n] === '') ? errors.notFound() : undefined)
+  return function guard (request, _reply, done) {
+    if (names.length > 0) {
+      const params = request.params as Record<string, string | undefined>
+      if (names.some((n) => params[n] === undefined || params[n] === '')) { done(errors.notFound()); return }
+    }
+    const declared = request.headers['content-length']
+    if (parsesBody && declared === undefined && request.headers['content-type']?.toLowerCase().startsWith('multipart/') === true) {
+      done(errors.badRequest('A multipart body needs a Content-Length header'))
+      return
+    }
+    done(Number(declared) > bodyLimit ? errors.tooLarge() : undefined)
   }
 }
 
@@ -242,32 +256,12 @@ async function mountTable (app: FastifyInstance, opts: MountOptions): Promise<vo
   // encodings (SPEC §2), so any other type is 415 rather than a string body.
   app.removeContentTypeParser('text/plain')
   const bodyLimit = app.initialConfig.bodyLimit ?? 1024 * 1024
-  // Fastify enforces bodyLimit only on the bodies it parses itself; multipart is
-  // read by busboy, which has no total limit and silently truncates fields. So the
-  // declared length is checked here for every body, before authentication, and a
-  // multipart body must declare one (every Zulip client and browser does).
-  const limitBody: onRequestHookHandler = function (request, _reply, done) {
-    const declared = request.headers['content-length']
-    if (declared === undefined && request.headers['content-type']?.toLowerCase().startsWith('multipart/') === true) {
-      done(errors.badRequest('A multipart body needs a Content-Length header'))
-      return
-    }
-    done(Number(declared) > bodyLimit ? errors.tooLarge() : undefined)
-  }
-  // A GET's body is never read (its parameters are in the query), but SPEC §2's limit is on
-  // any body: one declared over it is 413 too. A chunked one is left unread, as Zulip does.
-  const limitUnreadBody: onRequestHookHandler = function (request, _reply, done) {
-    done(Number(request.headers['content-length']) > bodyLimit ? errors.tooLarge() : undefined)
-  }
+  const guardOf = (r: Resource, parsesBody: boolean): onRequestHookHandler => requestGuard(r.path, parsesBody, bodyLimit)
 
   // The session cookie is read only on /json; multipart bodies only on the verbs
   // that take a body. Each plugin is registered in the scope that uses it, so a
   // GET on /api/v1 runs none of their hooks (docs/performance.md).
   if (opts.mount === 'json') await app.register(cookie)
-  const guardsOf = (r: Resource, body: boolean): onRequestHookHandler[] => {
-    const guards = r.path.includes(':') ? [pathGuard(r.path)] : []
-    return [...guards, body ? limitBody : limitUnreadBody]
-  }
   const declare = (scope: FastifyInstance, r: Resource, method: Verb, spec: VerbSpec): void => {
     const plan = planParams(spec.params, r.path)
     const hasBody = BODY_VERBS.has(method)
@@ -277,7 +271,7 @@ async function mountTable (app: FastifyInstance, opts: MountOptions): Promise<vo
       schema: { response: { 200: envelope(spec.response) } },
       ...(spec.serializer === 'json' ? { serializerCompiler: () => JSON.stringify } : {}),
       config: { resource: r, verb: method },
-      onRequest: [...guardsOf(r, hasBody), ...app.auth.hooks(opts.mount, spec.access ?? 'user', spec.rateLimited ?? true)],
+      onRequest: [guardOf(r, hasBody), ...app.auth.hooks(opts.mount, spec.access ?? 'user', spec.rateLimited ?? true)],
       // Not async: a handler that answers without a promise (users/me) is answered in
       // the same tick; one that returns a promise is chained (docs/performance.md).
       handler: function (request, reply) {
@@ -308,7 +302,7 @@ async function mountTable (app: FastifyInstance, opts: MountOptions): Promise<vo
       scope.route({
         method: 'OPTIONS',
         url: r.path,
-        onRequest: guardsOf(r, true),
+        onRequest: guardOf(r, true),
         handler: async (_request, reply) => reply.code(204).header('allow', allowHeader).send()
       })
       const others = otherMethods(Object.keys(r.verbs))
@@ -316,7 +310,7 @@ async function mountTable (app: FastifyInstance, opts: MountOptions): Promise<vo
         scope.route({
           method: others,
           url: r.path,
-          onRequest: guardsOf(r, true),
+          onRequest: guardOf(r, true),
           handler: async () => { throw errors.methodNotAllowed(allow) }
         })
       }
