@@ -250,13 +250,26 @@ async function inBatches<T> (count: number, width: number, fn: (i: number) => Pr
   return out
 }
 
-/** A message queue for each of the first `count` seeded users, 64 registrations at a time. */
-async function registerQueues (agent: http.Agent, port: number, seeded: Seeded, count: number): Promise<string[]> {
+interface Request { method: string, path: string, auth: string, body?: string }
+
+/** The bodies of POST /register and of the message sent before any queue exists. */
+const REGISTER_BODY = 'event_types=%5B%22message%22%5D'
+const FIRST_MESSAGE_BODY = 'type=stream&to=crowd&topic=warm-up&content=https%3A%2F%2Fexample.com%20**warm**'
+
+/** `count` requests, 64 at a time, each of which must answer 200; their bodies, in order. */
+async function callEach (agent: http.Agent, port: number, count: number, request: (i: number) => Request): Promise<string[]> {
   return await inBatches(count, 64, async (i) => {
-    const res = await call(agent, port, 'POST', '/api/v1/register', seeded.auth[i] as string, 'event_types=%5B%22message%22%5D')
-    if (res.status !== 200) throw new Error(`register ${i}: ${res.status} ${res.text}`)
-    return (JSON.parse(res.text) as { data: { queue_id: string } }).data.queue_id
+    const r = request(i)
+    const res = await call(agent, port, r.method, r.path, r.auth, r.body)
+    if (res.status !== 200) throw new Error(`${r.method} ${r.path} (${i}): ${res.status} ${res.text}`)
+    return res.text
   })
+}
+
+/** A message queue for each of the first `count` seeded users. */
+async function registerQueues (agent: http.Agent, port: number, seeded: Seeded, count: number): Promise<string[]> {
+  const answers = await callEach(agent, port, count, (i) => ({ method: 'POST', path: '/api/v1/register', auth: seeded.auth[i] as string, body: REGISTER_BODY }))
+  return answers.map((text) => (JSON.parse(text) as { data: { queue_id: string } }).data.queue_id)
 }
 
 /** Queues and rounds of the small fan-outs that come before the measured one. */
@@ -291,10 +304,7 @@ async function warmRounds (agent: http.Agent, port: number, pollsOf: (round: num
 async function warmFanouts (agent: http.Agent, port: number, seeded: Seeded, count: number): Promise<void> {
   const queues = await registerQueues(agent, port, seeded, count)
   await warmRounds(agent, port, (round) => queues.map((q, i) => ({ path: `/api/v1/events?queue_id=${q}&last_event_id=${round - 1}`, auth: seeded.auth[i] as string })), seeded.senderAuth, (round) => `round ${round}`)
-  await inBatches(count, 64, async (i) => {
-    const res = await call(agent, port, 'DELETE', `/api/v1/events?queue_id=${queues[i] as string}`, seeded.auth[i] as string)
-    if (res.status !== 200) throw new Error(`DELETE /events (warm-up) ${i}: ${res.status} ${res.text}`)
-  })
+  await callEach(agent, port, count, (i) => ({ method: 'DELETE', path: `/api/v1/events?queue_id=${queues[i] as string}`, auth: seeded.auth[i] as string }))
 }
 
 /**
@@ -345,21 +355,36 @@ async function measure (server: Child, agent: http.Agent, polls: Poll[], senderA
   }
 }
 
-/** One measurement: a fresh data dir and server, N users and queues, one message. */
-export async function fanout (n: number, log: (line: string) => void = () => {}): Promise<FanoutResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'parley-fanout-'))
-  const dataDir = join(dir, 'data')
+/** What one measurement owns: a temporary dir, an agent, the polls' sockets, and its server once started. */
+interface RunScope { dir: string, agent: http.Agent, sockets: net.Socket[], started: (server: Child) => Child }
+
+/** Runs `body` in a fresh scope and releases everything afterwards (the dir is kept with FANOUT_KEEP=1). */
+async function inScope<T> (prefix: string, label: string, n: number, log: (line: string) => void, body: (scope: RunScope) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
   const agent = new http.Agent({ keepAlive: true, maxSockets: n + 16 })
   const sockets: net.Socket[] = []
   let server: Child | undefined
   try {
+    return await body({ dir, agent, sockets, started: (s) => (server = s) })
+  } finally {
+    agent.destroy()
+    for (const s of sockets) s.destroy()
+    await server?.stop()
+    if (process.env.FANOUT_KEEP === '1') log(`${label}: kept ${dir}`)
+    else rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** One measurement: a fresh data dir and server, N users and queues, one message. */
+export async function fanout (n: number, log: (line: string) => void = () => {}): Promise<FanoutResult> {
+  return await inScope('parley-fanout-', `fanout N=${n}`, n, log, async ({ dir, agent, sockets, started }) => {
+    const dataDir = join(dir, 'data')
     const seeded = await seed(dataDir, n)
-    server = await startServer(dir, dataDir)
+    const server = started(await startServer(dir, dataDir))
     const { port, pid } = server
     // A first message warms what runs once per process (markdown-it compiles its linkify patterns on
     // first use); it goes before any queue exists, so no poll sees it.
-    const warm = await call(agent, port, 'POST', '/api/v1/messages', seeded.senderAuth, 'type=stream&to=crowd&topic=warm-up&content=https%3A%2F%2Fexample.com%20**warm**')
-    if (warm.status !== 200) throw new Error(`POST /messages: ${warm.status} ${warm.text}`)
+    await callEach(agent, port, 1, () => ({ method: 'POST', path: '/api/v1/messages', auth: seeded.senderAuth, body: FIRST_MESSAGE_BODY }))
     await warmFanouts(agent, port, seeded, Math.min(n, WARM_QUEUES))
     log(`fanout N=${n}: server pid ${pid} on port ${port}; registering ${n} queues`)
     const queues = await registerQueues(agent, port, seeded, n)
@@ -368,13 +393,7 @@ export async function fanout (n: number, log: (line: string) => void = () => {})
     // The access lines are written in batches: stop the server to have them all.
     await server.stop()
     return { ...m, n, serverSpanMs: serverSpan(accessLines(server.logFile, logOffset)), runs: 1, lastMinMs: NaN, lastMaxMs: NaN }
-  } finally {
-    agent.destroy()
-    for (const s of sockets) s.destroy()
-    await server?.stop()
-    if (process.env.FANOUT_KEEP === '1') log(`fanout N=${n}: kept ${dir}`)
-    else rmSync(dir, { recursive: true, force: true })
-  }
+  })
 }
 
 /** A queue id and an Authorization header of the lengths Parley's have, for the baseline's polls. */
@@ -389,38 +408,25 @@ function baselinePoll (i: number): Poll {
  * one event as Parley served it).
  */
 export async function baselineFanout (n: number, event: string, log: (line: string) => void = () => {}): Promise<Measured> {
-  const dir = mkdtempSync(join(tmpdir(), 'parley-fanout-baseline-'))
-  const eventFile = join(dir, 'event.json')
-  writeFileSync(eventFile, event)
-  const agent = new http.Agent({ keepAlive: true, maxSockets: n + 16 })
-  const sockets: net.Socket[] = []
-  let server: Child | undefined
-  try {
-    server = await startBaseline(dir, eventFile)
+  return await inScope('parley-fanout-baseline-', `fanout N=${n}, baseline`, n, log, async ({ dir, agent, sockets, started }) => {
+    const eventFile = join(dir, 'event.json')
+    writeFileSync(eventFile, event)
+    const server = started(await startBaseline(dir, eventFile))
     const port = server.port
     const sender = baselinePoll(0).auth
     // The requests Parley gets before its measured fan-out, in the same order and batches:
     // a message, the warm-up's registrations, rounds and deletions, then N registrations.
-    const calls = async (count: number, method: string, path: string, body?: string): Promise<void> => {
-      await inBatches(count, 64, async (i) => {
-        const res = await call(agent, port, method, path, baselinePoll(i).auth, body)
-        if (res.status !== 200) throw new Error(`${method} ${path} (baseline): ${res.status} ${res.text}`)
-      })
+    const each = async (count: number, method: string, path: string, body?: string): Promise<void> => {
+      await callEach(agent, port, count, (i) => ({ method, path, auth: baselinePoll(i).auth, ...(body === undefined ? {} : { body }) }))
     }
     const warm = Math.min(n, WARM_QUEUES)
-    await calls(1, 'POST', '/api/v1/messages', 'type=stream&to=crowd&topic=warm-up&content=https%3A%2F%2Fexample.com%20**warm**')
-    await calls(warm, 'POST', '/api/v1/register', 'event_types=%5B%22message%22%5D')
+    await each(1, 'POST', '/api/v1/messages', FIRST_MESSAGE_BODY)
+    await each(warm, 'POST', '/api/v1/register', REGISTER_BODY)
     await warmRounds(agent, port, () => Array.from({ length: warm }, (_, i) => baselinePoll(i)), sender, () => '"type":"message"')
-    await calls(warm, 'DELETE', `/api/v1/events?queue_id=${'0'.repeat(24)}`)
-    await calls(n, 'POST', '/api/v1/register', 'event_types=%5B%22message%22%5D')
+    await each(warm, 'DELETE', `/api/v1/events?queue_id=${'0'.repeat(24)}`)
+    await each(n, 'POST', '/api/v1/register', REGISTER_BODY)
     return await measure(server, agent, Array.from({ length: n }, (_, i) => baselinePoll(i)), sender, sockets, log, `fanout N=${n}, baseline`)
-  } finally {
-    agent.destroy()
-    for (const s of sockets) s.destroy()
-    await server?.stop()
-    if (process.env.FANOUT_KEEP === '1') log(`fanout N=${n}, baseline: kept ${dir}`)
-    else rmSync(dir, { recursive: true, force: true })
-  }
+  })
 }
 
 /** The first event of an answer of GET /events, re-serialized as Parley wrote it (same key order). */
