@@ -37,13 +37,28 @@ export interface QueueOptions {
   lifespanSecs: number
 }
 
+/**
+ * An empty list of events with the elements kind of a list that holds some (V8's
+ * PACKED_ELEMENTS, where `[]` starts as PACKED_SMI_ELEMENTS). Every `pending` list then
+ * has the same hidden class, new queue or acknowledged one: code optimized on queues
+ * that had been acknowledged (their lists are slices) would otherwise be thrown away at the
+ * first new queue, as happened to the dispatch of a message to 5,000 new queues (docs/performance.md).
+ */
+function noEvents (): Queued[] {
+  const list: Array<Queued | null> = [null]
+  list.pop()
+  return list as Queued[]
+}
+
 export class EventQueue {
   readonly id: string
   readonly userId: number
   readonly eventTypes: Set<string> | null
   readonly narrow: NarrowTerm[]
+  /** Whether `narrow` has any term: a flag rather than the list's length, as for `pending` below. */
+  readonly narrowed: boolean
   readonly lifespanSecs: number
-  pending: Queued[] = []
+  pending: Queued[] = noEvents()
   nextId = 0
   /** Date.now() of the last register or GET. */
   lastUsed = Date.now()
@@ -54,6 +69,7 @@ export class EventQueue {
     this.userId = opts.userId
     this.eventTypes = opts.eventTypes === null ? null : new Set(opts.eventTypes)
     this.narrow = opts.narrow
+    this.narrowed = opts.narrow.length > 0
     this.lifespanSecs = opts.lifespanSecs
   }
 
@@ -268,7 +284,7 @@ export class QueueRegistry {
       return
     }
     if (!q.wants('message')) return
-    if (q.narrow.length > 0 && !matchesNarrow(q.narrow, d.message, q.userId)) return
+    if (q.narrowed && !matchesNarrow(q.narrow, d.message, q.userId)) return
     if (q.userId === d.message?.sender_id) this.deliver(q, d.read ??= stringifyWithFlags(event, '["read"]'))
     else this.deliver(q, d.unread ??= stringifyWithFlags(event, '[]'))
   }
