@@ -330,7 +330,7 @@ async function measure (server: Child, agent: http.Agent, polls: Poll[], senderA
     before = ticks
   }
   const rss = rssMiB(pid)
-  log(`${label}: ${polls.length} polls held, server RSS ${rss.toFixed(1)} MiB; sending one message`)
+  log(`${label}: ${polls.length} polls held by pid ${pid}, server RSS ${rss.toFixed(1)} MiB; sending one message`)
 
   const ticks0 = cpuTicks(pid)
   const cpu0 = process.cpuUsage()
@@ -413,6 +413,7 @@ export async function baselineFanout (n: number, event: string, log: (line: stri
     writeFileSync(eventFile, event)
     const server = started(await startBaseline(dir, eventFile))
     const port = server.port
+    log(`fanout N=${n}, baseline: server pid ${server.pid} on port ${port}`)
     const sender = baselinePoll(0).auth
     // The requests Parley gets before its measured fan-out, in the same order and batches:
     // a message, the warm-up's registrations, rounds and deletions, then N registrations.
