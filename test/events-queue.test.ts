@@ -1,6 +1,7 @@
 // QueueRegistry.dispatch on its own: who receives an event, how often, with which flags and in which JSON.
 import t from 'tap'
 import { setFlagsFromString } from 'node:v8'
+import { loadQueues, saveQueues } from '../plugins/app/events-persist.js'
 import { CAPS, QueueRegistry, serializeBatchEnvelope, type EventQueue, type Queued } from '../plugins/app/events-queue.js'
 
 function registry (heartbeatMs = 60_000): QueueRegistry {
@@ -36,6 +37,16 @@ t.test('new and acknowledged queues hold their events in lists of one hidden cla
   const before = fresh.pending
   r.dispatch({ event: { type: 'presence' }, audience: { kind: 'users', userIds: [1] } })
   t.ok(sameMap(before, acked.pending), 'and it keeps that map when an event is pushed')
+
+  // Queues saved on a stop and restored at the next start, with and without pending events.
+  const dir = t.testdir()
+  saveQueues(r, dir)
+  const restored = registry()
+  t.equal(loadQueues(restored, dir), 2)
+  const [emptied, holding] = [restored.get(2, acked.id), restored.get(1, fresh.id)]
+  t.same([emptied.pending.length, holding.pending.length], [0, 1])
+  t.ok(sameMap(emptied.pending, acked.pending), 'a restored empty list has it too')
+  t.ok(sameMap(holding.pending, fresh.pending), 'and a restored list with an event')
 })
 
 t.test('a user listed twice in the audience receives the event once per queue, in the order of the audience', async (t) => {

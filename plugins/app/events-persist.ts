@@ -57,7 +57,8 @@ export function loadQueues (registry: QueueRegistry, dataDir: string): number {
     for (const s of file.queues) {
       const q = new EventQueue(s.queue_id, { userId: s.user_id, eventTypes: s.event_types, narrow: s.narrow, lifespanSecs: s.lifespan_secs })
       q.nextId = s.next_event_id
-      q.pending = s.pending.map(({ id, ...event }) => ({ id, json: JSON.stringify(event) }))
+      // Pushed into the queue's own list, which keeps the hidden class every pending list has (noEvents).
+      for (const { id, ...event } of s.pending) q.pending.push({ id, json: JSON.stringify(event) })
       registry.add(q)
     }
     return file.queues.length
