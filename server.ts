@@ -1,4 +1,6 @@
 // The entry point: configuration, logger, listen, and a graceful close on SIGINT/SIGTERM.
+// First, before any other module loads: keeps nextTick's queue entries' shape alive (tick-shape.ts).
+import './plugins/app/tick-shape.js'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import closeWithGrace from 'close-with-grace'

@@ -1,7 +1,7 @@
 // `npm start` as a user runs it (SPEC §1): the compiled server on a real socket, its log, SIGTERM, bad configuration.
 import t from 'tap'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -20,15 +20,24 @@ t.before(() => {
 
 interface Server { child: ChildProcess, stdout: () => string, stderr: () => string, exited: Promise<number | null> }
 
-function startServer (t: Pick<typeof import('tap').t, 'teardown'>, env: Record<string, string>, dotEnv?: string): Server {
+interface StartOptions {
+  /** A .env file written into the server's working directory. */
+  dotEnv?: string
+  nodeArgs?: string[]
+  /** Send stdout to this file instead of a pipe (a pipe may not receive all of what C's stdio buffered at exit). */
+  outFile?: string
+}
+
+function startServer (t: Pick<typeof import('tap').t, 'teardown'>, env: Record<string, string>, { dotEnv, nodeArgs = [], outFile }: StartOptions = {}): Server {
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-server-'))
   // The server's working directory: where it looks for a .env file.
   if (dotEnv !== undefined) writeFileSync(join(dataDir, '.env'), dotEnv)
+  const outFd = outFile === undefined ? undefined : openSync(outFile, 'w')
   // Its own process group, so teardown can stop the server and anything it started.
-  const child = spawn(process.execPath, [entry], {
+  const child = spawn(process.execPath, [...nodeArgs, entry], {
     cwd: dataDir,
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', outFd ?? 'pipe', 'pipe'],
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? dataDir,
@@ -41,6 +50,7 @@ function startServer (t: Pick<typeof import('tap').t, 'teardown'>, env: Record<s
       ...env
     }
   })
+  if (outFd !== undefined) closeSync(outFd)
   let out = ''
   let err = ''
   child.stdout?.on('data', (c: Buffer) => { out += c.toString('utf8') })
@@ -53,7 +63,7 @@ function startServer (t: Pick<typeof import('tap').t, 'teardown'>, env: Record<s
     }
     rmSync(dataDir, { recursive: true, force: true })
   })
-  return { child, stdout: () => out, stderr: () => err, exited }
+  return { child, stdout: outFile === undefined ? () => out : () => readFileSync(outFile, 'utf8'), stderr: () => err, exited }
 }
 
 /** Waits for the pino line that carries the listening URL. */
@@ -139,16 +149,80 @@ t.test('SIGTERM still stops the server after its stdout reader went away (EPIPE)
 })
 
 t.test('a .env file in the working directory configures the server, and its bad values are named too', async (t) => {
-  const server = startServer(t, {}, 'PARLEY_REALM_NAME=Elsinore\n')
+  const server = startServer(t, {}, { dotEnv: 'PARLEY_REALM_NAME=Elsinore\n' })
   const url = await listeningUrl(server)
   const settings = await fetch(`${url}/api/v1/server_settings`)
   t.match(await settings.json(), { result: 'success', data: { realm_name: 'Elsinore' } })
   server.child.kill('SIGTERM')
   t.equal(await server.exited, 0)
 
-  const bad = startServer(t, {}, 'PARLEY_HEARTBEAT_SECONDS=soon\n')
+  const bad = startServer(t, {}, { dotEnv: 'PARLEY_HEARTBEAT_SECONDS=soon\n' })
   const code = await Promise.race([bad.exited, new Promise((resolve) => setTimeout(() => resolve('timeout'), 20_000))])
   t.not(code, 0)
   t.not(code, 'timeout')
   t.match(bad.stderr(), 'PARLEY_HEARTBEAT_SECONDS')
+})
+
+// plugins/app/tick-shape.ts. A preload (V8 natives syntax, compiled at run time since
+// TypeScript cannot spell it) waits for SIGWINCH, then lets the process sit idle
+// through full collections, runs nextTicks again, prints nextTick's feedback
+// (%DebugPrint) and exits. V8 prints through C's stdio, so the states are read from a
+// file once the process has exited.
+const TICK_PROBE = `
+const { runInThisContext } = require('node:vm')
+const debugPrint = runInThisContext('(function (f) { %DebugPrint(f) })')
+process.on('SIGWINCH', async () => {
+  for (let i = 0; i < 3; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    globalThis.gc()
+  }
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => process.nextTick(resolve))
+  debugPrint(process.nextTick)
+  if (process.env.TICK_PROBE_EXIT === '1') process.exit(0)
+})
+`
+
+/** The states of nextTick's DefineKeyedOwnPropertyInLiteral caches in a probe's output. */
+function tickCaches (out: string): string[] {
+  return [...out.matchAll(/DefineKeyedOwnPropertyInLiteral (\w+)/g)].map((x) => x[1] as string)
+}
+
+async function within<T> (p: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  return await Promise.race([p, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms))])
+}
+
+t.test('nextTick keeps monomorphic caches in the started server after idle full collections', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-tick-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const probe = join(dir, 'tick-probe.cjs')
+  writeFileSync(probe, TICK_PROBE)
+  const nodeArgs = ['--allow-natives-syntax', '--expose-gc', '--require', probe]
+
+  // The control: a bare Node process that ran some ticks and then waits shows the harm the module prevents.
+  const idle = 'for (let i = 0; i < 50; i++) process.nextTick(() => {}); setTimeout(() => {}, 30000)'
+  const controlFile = join(dir, 'control.out')
+  const controlFd = openSync(controlFile, 'w')
+  const control = spawn(process.execPath, [...nodeArgs, '-e', idle], {
+    stdio: ['ignore', controlFd, 'inherit'],
+    env: { PATH: process.env.PATH ?? '', TICK_PROBE_EXIT: '1' }
+  })
+  closeSync(controlFd)
+  const controlExited = new Promise((resolve) => control.on('exit', resolve))
+  t.teardown(() => { control.kill('SIGKILL') })
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  control.kill('SIGWINCH')
+  t.equal(await within(controlExited, 10_000), 0, 'the control exits after its probe')
+  const controlStates = tickCaches(readFileSync(controlFile, 'utf8'))
+  t.ok(controlStates.includes('MEGAMORPHIC'), `without the module, idle collections leave nextTick megamorphic (Node ${process.version}): ${controlStates.join(' ')}`)
+
+  // The probe exits the server itself, and stdout is a file: what V8 printed through C's stdio is all there.
+  const server = startServer(t, { TICK_PROBE_EXIT: '1' }, { nodeArgs, outFile: join(dir, 'server.out') })
+  const url = await listeningUrl(server)
+  const settings = await fetch(`${url}/api/v1/server_settings`)
+  t.equal(settings.status, 200)
+  server.child.kill('SIGWINCH')
+  t.equal(await within(server.exited, 10_000), 0, 'the server exits after its probe')
+  const states = tickCaches(server.stdout())
+  t.ok(states.length >= 4, `the probe found nextTick's literal: ${states.join(' ')}`)
+  t.same(states.filter((s) => s !== 'MONOMORPHIC'), [], 'every cache of the literal stays monomorphic')
 })
