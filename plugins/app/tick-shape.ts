@@ -9,7 +9,7 @@
 // requests, or any quiet moment), the shapes die; the next entries get new ones, and
 // the inline caches of nextTick's property definitions see a second shape and go
 // megamorphic, for good. From then on every nextTick (about seven a request) takes
-// V8's runtime path: in users/me ~5 µs a request, and +18 % req/s with this module
+// V8's runtime path: in users/me ~5 µs a request, and +14–18 % req/s with this module
 // (docs/performance.md, "session 6"). One entry kept alive keeps its whole chain of
 // shapes alive, so the caches stay monomorphic.
 //
