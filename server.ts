@@ -1,5 +1,5 @@
 // The entry point: configuration, logger, listen, and a graceful close on SIGINT/SIGTERM.
-// First, before any other module loads: keeps nextTick's queue entries' shape alive (tick-shape.ts).
+// Evaluated first, before the other modules' code runs: keeps nextTick's queue-entry shapes alive (tick-shape.ts).
 import './plugins/app/tick-shape.js'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'

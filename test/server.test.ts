@@ -194,7 +194,7 @@ process.on('SIGWINCH', async () => {
   }
   for (let i = 0; i < 20; i++) await new Promise((resolve) => process.nextTick(resolve))
   debugPrint(process.nextTick)
-  if (process.env.TICK_PROBE_EXIT === '1') process.exit(0)
+  process.exit(0)
 })
 `
 
@@ -204,8 +204,7 @@ function tickCaches (out: string): string[] {
 }
 
 t.test('nextTick keeps monomorphic caches in the started server after idle full collections', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'parley-tick-'))
-  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const dir = t.testdir()
   const probe = join(dir, 'tick-probe.cjs')
   writeFileSync(probe, TICK_PROBE)
   const nodeArgs = ['--allow-natives-syntax', '--expose-gc', '--require', probe]
@@ -216,7 +215,7 @@ t.test('nextTick keeps monomorphic caches in the started server after idle full 
   const controlFd = openSync(controlFile, 'w')
   const control = spawn(...withoutLoader([...nodeArgs, '-e', idle]), {
     stdio: ['ignore', controlFd, 'inherit'],
-    env: { PATH: process.env.PATH ?? '', TICK_PROBE_EXIT: '1' }
+    env: { PATH: process.env.PATH ?? '' }
   })
   closeSync(controlFd)
   const controlExited = new Promise((resolve) => control.on('exit', resolve))
@@ -230,7 +229,7 @@ t.test('nextTick keeps monomorphic caches in the started server after idle full 
   // The probe exits the server itself, and stdout is a file: what V8 printed through C's stdio is all there.
   // Started as `npm start` starts it: with tap's loader ahead of it, the loader's own start-up
   // can meet a full collection before tick-shape.ts runs (docs/decisions.md 32).
-  const server = startServer(t, { TICK_PROBE_EXIT: '1' }, { nodeArgs, outFile: join(dir, 'server.out'), withoutTapLoader: true })
+  const server = startServer(t, {}, { nodeArgs, outFile: join(dir, 'server.out'), withoutTapLoader: true })
   const url = await listeningUrl(server)
   const settings = await fetch(`${url}/api/v1/server_settings`)
   t.equal(settings.status, 200)

@@ -1,5 +1,6 @@
 // Keeps one entry of process.nextTick's queue alive for the life of the process.
-// Imported first by server.ts, before anything else can run a full garbage collection.
+// server.ts imports it first, so it runs before any other module's code (a preload that
+// runs earlier can still let a full collection come first: docs/decisions.md 32).
 //
 // Why: on Node 20 every `process.nextTick` builds its queue entry with an object
 // literal that has computed keys (`{ [async_id_symbol]: …, [trigger_async_id_symbol]:
