@@ -7,7 +7,7 @@ import closeWithGrace from 'close-with-grace'
 import { existsSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import parley, { serverOptions } from './app.js'
-import { LogSink } from './plugins/app/log-sink.js'
+import { LogThread } from './plugins/app/log-thread.js'
 import { ConfigError, loadConfig, type Config } from './plugins/app/config.js'
 
 function readConfig (): Config {
@@ -27,9 +27,9 @@ function readConfig (): Config {
 export async function start (): Promise<FastifyInstance> {
   const config = readConfig()
   const pretty = process.env.PARLEY_PRETTY_LOGS === '1'
-  // Log lines are written in batches, at least every 250 ms and before exit
-  // (plugins/app/log-sink.ts; docs/performance.md).
-  const destination = pretty ? undefined : new LogSink(1)
+  // Log lines are written by a worker thread, which also formats the access lines,
+  // at least every 50 ms and before exit (plugins/app/log-thread.ts; docs/performance.md).
+  const destination = pretty ? undefined : new LogThread(1)
   const app = Fastify(serverOptions({
     level: config.logLevel,
     ...(destination !== undefined ? { stream: destination } : {}),
@@ -54,7 +54,8 @@ export async function start (): Promise<FastifyInstance> {
   const owner = await app.users.ensureOwner(config.adminEmail, config.adminPassword)
   const address = await app.listen({ host: config.host, port: config.port })
   app.log.info({ url: address }, `Parley is listening at ${address}`)
-  destination?.flush()
+  // The listening line before anything printed directly.
+  if (destination !== undefined) await new Promise<void>((resolve) => { destination.flush(resolve) })
   if (owner.created) {
     const how = owner.password === config.adminPassword
       ? 'with the password from PARLEY_ADMIN_PASSWORD'

@@ -2,7 +2,8 @@
 import t from 'tap'
 import type { InjectOptions, LightMyRequestResponse } from 'fastify'
 import pino from 'pino'
-import { accessLineWriter, isApiPath, lazyChildLogger, parseUserAgent, type AccessFields } from '../plugins/app/notes.js'
+import { accessLineWriter, isApiPath, lazyChildLogger, parseUserAgent } from '../plugins/app/notes.js'
+import { accessFields, accessMessage, type AccessEntry } from '../plugins/app/access-line.js'
 import { basic, build } from './helper.js'
 
 interface LogLine { level: number, msg: string, reqId?: string, [field: string]: unknown }
@@ -181,30 +182,32 @@ t.test('accessLineWriter writes the bytes pino writes for log.info(fields, msg),
   const write = accessLineWriter(log)
   t.same(ours.lines, [], 'the format probe writes nothing')
   t.equal(log.level, 'info')
-  const cases: Array<[AccessFields, string]> = [
-    [{ reqId: 'req-1', method: 'GET', url: '/api/v1/users/me', statusCode: 200, responseTime: 0, requester: 7, client: 'Unspecified' }, 'GET 200 0ms /api/v1/users/me (7 via Unspecified)'],
-    [{ reqId: 'r"2\\', method: 'DELETE', url: '/json/x\n', statusCode: 404, responseTime: 12, requester: 'unauth', client: 'Zülip \u0007 ☃ \ud83d' }, 'msg "with" \u2028 quotes']
+  const cases: AccessEntry[] = [
+    { reqId: 'req-1', method: 'GET', url: '/api/v1/users/me', path: '/api/v1/users/me', statusCode: 200, responseTime: 0, requester: 7, client: 'Unspecified', clientVersion: '' },
+    { reqId: 'r"2\\', method: 'DELETE', url: '/json/x\n', path: '/json/x\n/\u2028', statusCode: 404, responseTime: 12, requester: 'unauth', client: 'Zülip \u0007 ☃ \ud83d', clientVersion: '1.0"' }
   ]
-  for (const [fields, msg] of cases) {
-    write(fields, msg)
-    reference.info(fields, msg)
+  for (const e of cases) {
+    write(e)
+    reference.info(accessFields(e), accessMessage(e))
   }
   t.same(ours.lines.map(noTime), theirs.lines.map(noTime))
   t.equal(ours.lines.length, 2)
+  t.match(JSON.parse(ours.lines[0] as string), { msg: 'GET 200 0ms /api/v1/users/me (7 via Unspecified)' })
+  t.match(JSON.parse(ours.lines[1] as string), { msg: 'DELETE 404 12ms /json/x\n/\u2028 (unauth via Zülip \u0007 ☃ \ud83d/1.0")' })
   // Written by the template, not by pino (the default options pass the probe).
   const info = log.info
   let viaPino = 0
   log.info = ((...args: Parameters<typeof info>) => { viaPino++; info.apply(log, args) }) as typeof info
-  write(cases[0]?.[0] as AccessFields, 'template')
+  write(cases[0] as AccessEntry)
   log.info = info
   t.equal(viaPino, 0)
   ours.lines.pop()
 
   log.level = 'warn'
-  write(cases[0]?.[0] as AccessFields, 'not written')
+  write(cases[0] as AccessEntry)
   t.equal(ours.lines.length, 2, 'nothing below the level')
   log.level = 'info'
-  write(cases[0]?.[0] as AccessFields, 'written again')
+  write(cases[0] as AccessEntry)
   t.equal(ours.lines.length, 3)
 })
 
@@ -215,12 +218,12 @@ t.test('accessLineWriter goes through pino when an option changes the format', a
     { messageKey: 'message' },
     { timestamp: pino.stdTimeFunctions.isoTime }
   ]
-  const fields: AccessFields = { reqId: 'r', method: 'GET', url: '/', statusCode: 200, responseTime: 0, requester: 1, client: 'c' }
+  const entry: AccessEntry = { reqId: 'r', method: 'GET', url: '/', path: '/', statusCode: 200, responseTime: 0, requester: 1, client: 'c', clientVersion: '' }
   for (const option of options) {
     const ours = capture()
     const theirs = capture()
-    accessLineWriter(pino({ level: 'info', ...option }, ours.stream))(fields, 'm')
-    pino({ level: 'info', ...option }, theirs.stream).info(fields, 'm')
+    accessLineWriter(pino({ level: 'info', ...option }, ours.stream))(entry)
+    pino({ level: 'info', ...option }, theirs.stream).info(accessFields(entry), accessMessage(entry))
     t.same(ours.lines.map(noTime), theirs.lines.map(noTime), `same line with ${Object.keys(option)[0] as string}`)
   }
 })

@@ -5,6 +5,9 @@ import pino from 'pino'
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fastify'
 import type { User } from './users.js'
 import { BoundedMap } from './bounded-map.js'
+import { accessFields, accessJson, accessMessage, ACCESS_SINK, type AccessEntry, type AccessFields, type AccessSink } from './access-line.js'
+
+export type { AccessEntry, AccessFields } from './access-line.js'
 
 export interface AppliedLimit {
   domain: string
@@ -99,63 +102,48 @@ export function setClientParam (request: FastifyRequest, value: unknown): void {
   }
 }
 
-function accessLine (request: FastifyRequest, status: number, ms: number): string {
-  const notes = request.notes
-  const who = notes.user === null ? 'unauth' : String(notes.user.user_id)
-  const via = notes.clientVersion === '' ? notes.client : `${notes.client}/${notes.clientVersion}`
-  // Query strings can carry webhook api_keys: never write them to the log.
-  const q = request.url.indexOf('?')
-  const path = q === -1 ? request.url : request.url.slice(0, q)
-  return `${request.method} ${status} ${ms}ms ${path} (${who} via ${via})`
-}
-
-/** The fields of the access line, in the order they are written. */
-export interface AccessFields {
-  reqId: string
-  method: string
-  url: string
-  statusCode: number
-  responseTime: number
-  requester: number | 'unauth'
-  client: string
-}
-
 /**
- * Writes the access line as `log.info(fields, msg)` would, without pino's generic
- * serialization of the fields object: the line is one template with the logger's
- * own time and bindings (~3.5 → ~1.3 µs a line; docs/performance.md). Whether the
- * template writes exactly pino's bytes is checked once, here, by sending a probe line
- * through pino itself: any logger option that changes the format (formatters, mixin,
- * a message key, redaction, hooks, a multistream) makes the check fail and every
- * line go through pino as before.
+ * Returns the function that writes one access line as `log.info(accessFields(e), accessMessage(e))`
+ * would, without pino's generic serialization of the fields object:
+ * - to a LogThread (server.ts), the entry goes to the log thread, which formats it there;
+ * - to any other destination, the line is one template (access-line.ts) with the
+ *   logger's own time and bindings (~3.5 → ~1.3 µs a line; docs/performance.md).
+ * Whether the template writes exactly pino's bytes is checked once, here, by sending a
+ * probe line through pino itself: any logger option that changes the format (formatters,
+ * mixin, a message key, redaction, hooks, a multistream) makes the check fail and every
+ * line go through pino as before. The log thread also needs pino's epoch-millisecond time.
  */
-export function accessLineWriter (log: FastifyBaseLogger): (fields: AccessFields, msg: string) => void {
-  const viaPino = (fields: AccessFields, msg: string): void => { log.info(fields, msg) }
+export function accessLineWriter (log: FastifyBaseLogger): (e: AccessEntry) => void {
+  const viaPino = (e: AccessEntry): void => { log.info(accessFields(e), accessMessage(e)) }
   const l = log as unknown as Record<symbol, any> & { levelVal: number }
   const stream = l[streamSym] as { write: (line: string) => unknown, [k: symbol]: unknown } | undefined
   if (typeof l[timeSym] !== 'function' || typeof l[chindingsSym] !== 'string' || stream === undefined ||
     stream[needsMetadataGsym] === true || l[hooksSym]?.streamWrite !== undefined) return viaPino
-  const line = (f: AccessFields, msg: string, time: string): string =>
-    `{"level":30${time}${String(l[chindingsSym])},"reqId":${JSON.stringify(f.reqId)},"method":${JSON.stringify(f.method)},` +
-    `"url":${JSON.stringify(f.url)},"statusCode":${f.statusCode},"responseTime":${f.responseTime},` +
-    `"requester":${JSON.stringify(f.requester)},"client":${JSON.stringify(f.client)},"msg":${JSON.stringify(msg)}}\n`
   // The probe: pino's own line for awkward values, captured instead of written.
-  const probe: AccessFields = { reqId: 'req-"1"', method: 'GET', url: '/a\\b', statusCode: 200, responseTime: 1, requester: 'unauth', client: 'Zülip\u0001 ☃' }
+  const probe: AccessFields = { reqId: 'req-"1"', method: 'GET', url: '/a\\b', statusCode: 200, responseTime: 1, requester: 'unauth', client: 'Zülip\u0001 ☃ \ud83d' }
+  const probeMsg = 'probe "line" \u2028'
   let written: string | undefined
   const level = log.level
   l[streamSym] = { write: (s: string) => { written = s } }
   try {
     log.level = 'info'
-    log.info(probe, 'probe "line" \u2028')
+    log.info(probe, probeMsg)
   } finally {
     l[streamSym] = stream
     log.level = level
   }
   const time = written === undefined ? undefined : /^\{"level":30(,"time":\d+),/.exec(written)?.[1]
-  if (time === undefined || written !== line(probe, 'probe "line" \u2028', time)) return viaPino
-  return (fields, msg) => {
+  if (time === undefined || written !== accessJson(String(l[chindingsSym]), time, probe, probeMsg)) return viaPino
+  const sink = (stream as Partial<AccessSink>)[ACCESS_SINK]
+  if (typeof sink === 'function' && l[timeSym] === pino.stdTimeFunctions.epochTime) {
+    return (e) => {
+      if (l.levelVal > 30) return
+      sink.call(stream, String(l[chindingsSym]), Date.now(), e)
+    }
+  }
+  return (e) => {
     if (l.levelVal > 30) return
-    stream.write(line(fields, msg, l[timeSym]() as string))
+    stream.write(accessJson(String(l[chindingsSym]), l[timeSym]() as string, e, accessMessage(e)))
   }
 }
 
@@ -185,17 +173,22 @@ export default fp(async function notesPlugin (app: FastifyInstance) {
     const notes = request.notes
     if (notes === null) { done(); return }
     const ms = Math.round(Number(process.hrtime.bigint() - notes.start) / 1e6)
+    // Query strings can carry webhook api_keys: never write them to the log.
+    const q = request.url.indexOf('?')
+    const path = q === -1 ? request.url : request.url.slice(0, q)
     // The root logger with the id as a field: the same line as request.log would
     // write, without building the request's child logger (lazyChildLogger).
     writeAccessLine({
       reqId: request.id,
       method: request.method,
-      url: request.routeOptions.url ?? request.url.split('?')[0] ?? '',
+      url: request.routeOptions.url ?? path,
+      path,
       statusCode: reply.statusCode,
       responseTime: ms,
       requester: notes.user === null ? 'unauth' : notes.user.user_id,
-      client: notes.client
-    }, accessLine(request, reply.statusCode, ms))
+      client: notes.client,
+      clientVersion: notes.clientVersion
+    })
     done()
   })
 }, { name: 'notes' })

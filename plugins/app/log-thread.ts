@@ -1,0 +1,323 @@
+// The log's destination: pino hands it one JSON line per call, and the notes plugin
+// one access entry per request; a worker thread (log-worker.ts) formats the entries
+// and writes everything to the descriptor. The main thread only copies a few numbers
+// and short strings into a shared ring (log-ring.ts): on a small request the access
+// line cost more than a tenth of the request's CPU when it was built and written here
+// (docs/performance.md, decisions 33). Not a Fastify plugin; server.ts gives it to the
+// logger and waits for `end` before exiting.
+import { Worker } from 'node:worker_threads'
+import { writeSync } from 'node:fs'
+import { accessJson, accessMessage, ACCESS_SINK, type AccessEntry, type AccessSink } from './access-line.js'
+import {
+  ACCESS, ACCESS_DATA, ACCESS_REF_COUNT, ACCESS_REFS, ACCESS_TIME, CLOSED, CTRL_SLOTS, DEFINE, ENDING, FLUSH_REQ,
+  HEAD, RAW, RAW_DATA, SIGNAL, TAIL, WRAP, align8, inlineRef, readRecords, ringView, type RingView
+} from './log-ring.js'
+
+export interface LogThreadOptions {
+  /** Bytes of the shared ring (default 1 MiB: about a second of access lines at 10,000 requests a second). */
+  ringBytes?: number
+  /** How often the log thread looks at the ring when not told to (default 50 ms). */
+  pollMs?: number
+  /** The worker's module (tests point it elsewhere). */
+  workerUrl?: URL
+}
+
+/** Distinct strings (methods, routes, clients) the log thread keeps by id; more go inline. */
+const MAX_STRINGS = 10_000
+/** How often lines that did not fit the ring are moved into it. */
+const PUMP_MS = 5
+
+const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed: () => boolean }).isWellFormed()
+
+export class LogThread implements AccessSink {
+  private readonly ring: RingView
+  private readonly ctrl: Int32Array
+  private readonly capacity: number
+  private readonly worker: Worker
+  private head = 0
+  /** Ids of the strings already defined in the ring, and the strings by id. */
+  private readonly ids = new Map<string, number>()
+  private readonly names: string[] = []
+  /** Bytes that did not fit the ring yet, in order; everything waits behind them. */
+  private overflow: Buffer[] = []
+  private pumping: NodeJS.Timeout | null = null
+  private flushSeq = 0
+  /** Flush callbacks by the flush number that answers them. */
+  private waiters: Array<{ seq: number, cb: () => void }> = []
+  /** Callbacks waiting for the overflow to drain before their flush is asked. */
+  private draining: Array<() => void> = []
+  /** The worker failed or ended: lines are written here, synchronously. */
+  private direct = false
+  private ended = false
+
+  constructor (private readonly fd: number, opts: LogThreadOptions = {}) {
+    this.capacity = align8(opts.ringBytes ?? 1024 * 1024)
+    const sab = new SharedArrayBuffer(this.capacity)
+    const ctrlSab = new SharedArrayBuffer(CTRL_SLOTS * 4)
+    this.ring = ringView(sab)
+    this.ctrl = new Int32Array(ctrlSab)
+    // The worker's file sits next to this one: .ts under tsx and tap, .js in dist/.
+    const own = new URL(import.meta.url)
+    const url = opts.workerUrl ?? new URL(`./log-worker${own.pathname.slice(own.pathname.lastIndexOf('.'))}`, own)
+    this.worker = new Worker(url, { workerData: { ring: sab, ctrl: ctrlSab, fd, pollMs: opts.pollMs ?? 50 } })
+    this.worker.unref()
+    this.worker.on('message', (seq: number) => { this.answer(seq) })
+    this.worker.on('error', (err) => {
+      process.stderr.write(`parley: the log thread failed, logging from the main thread: ${err.stack ?? err.message}\n`)
+      this.takeOver()
+    })
+    this.worker.on('exit', () => { this.takeOver() })
+  }
+
+  /** False once the log thread is gone and the main thread writes the log itself. */
+  get threaded (): boolean { return !this.direct }
+
+  /** pino's destination interface: one serialized line, newline included. */
+  write (line: string): boolean {
+    if (this.readerGone()) return true
+    if (this.direct || this.overflow.length > 0 || !this.putRaw(line)) this.enqueue(Buffer.from(line))
+    return true
+  }
+
+  /** The access line of one request, formatted by the log thread. */
+  [ACCESS_SINK] (chindings: string, time: number, e: AccessEntry): void {
+    if (this.readerGone()) return
+    if (this.direct || this.overflow.length > 0 || !this.putAccess(chindings, time, e)) {
+      this.enqueue(Buffer.from(accessJson(chindings, `,"time":${time}`, e, accessMessage(e))))
+    }
+  }
+
+  /** Has the log thread write everything sent so far; `cb` runs once it has. */
+  flush (cb?: () => void): void {
+    if (this.overflow.length > 0) {
+      if (cb !== undefined) {
+        if (this.draining.length === 0) this.worker.ref()
+        this.draining.push(cb)
+      }
+      this.pump()
+      return
+    }
+    if (this.direct) { cb?.(); return }
+    const seq = ++this.flushSeq
+    if (cb !== undefined) {
+      // An unref'd worker's answer would not keep the process alive for the callback.
+      if (this.waiters.length === 0) this.worker.ref()
+      this.waiters.push({ seq, cb })
+    }
+    Atomics.store(this.ctrl, FLUSH_REQ, seq)
+    this.signal()
+  }
+
+  /** Writes everything pending, stops the log thread, then calls `cb`. Later lines are written synchronously. */
+  end (cb?: () => void): void {
+    this.ended = true
+    this.flush(() => {
+      if (!this.direct) {
+        Atomics.store(this.ctrl, ENDING, 1)
+        this.signal()
+      }
+      cb?.()
+    })
+  }
+
+  private readerGone (): boolean {
+    if (Atomics.load(this.ctrl, CLOSED) !== 1) return false
+    this.overflow = []
+    return true
+  }
+
+  private signal (): void {
+    Atomics.add(this.ctrl, SIGNAL, 1)
+    Atomics.notify(this.ctrl, SIGNAL, 1)
+  }
+
+  /** The offset where `n` more bytes fit, or −1; writes the WRAP record when they fit only at the start. */
+  private reserve (n: number): number {
+    const tail = Atomics.load(this.ctrl, TAIL)
+    const head = this.head
+    if (head >= tail) {
+      // Strictly below the end, so there is always room for a WRAP record.
+      if (head + n < this.capacity) return head
+      if (n >= tail) return -1
+      this.ring.i32[head >> 2] = WRAP
+      this.ring.i32[(head >> 2) + 1] = 0
+      this.head = 0
+      return 0
+    }
+    return head + n < tail ? head : -1
+  }
+
+  private commit (at: number, length: number): void {
+    const before = this.used()
+    this.head = at + length
+    Atomics.store(this.ctrl, HEAD, this.head)
+    // Past a quarter full, do not wait for the log thread's next look.
+    const quarter = this.capacity >> 2
+    if (before <= quarter && this.used() > quarter) this.signal()
+  }
+
+  private used (): number {
+    const tail = Atomics.load(this.ctrl, TAIL)
+    return this.head >= tail ? this.head - tail : this.capacity - tail + this.head
+  }
+
+  private putRaw (line: string): boolean {
+    const max = align8(RAW_DATA + line.length * 3)
+    if (max > this.capacity >> 2) return false
+    const at = this.reserve(max)
+    if (at < 0) return false
+    const n = this.ring.bytes.write(line, at + RAW_DATA)
+    const slot = at >> 2
+    this.ring.i32[slot] = RAW
+    this.ring.i32[slot + 1] = align8(RAW_DATA + n)
+    this.ring.i32[slot + 2] = n
+    this.commit(at, align8(RAW_DATA + n))
+    return true
+  }
+
+  /** The id of a string the log thread knows, defining it first; −1 when it must go inline. */
+  private idOf (s: string): number {
+    const id = this.ids.get(s)
+    if (id !== undefined) return id
+    if (this.ids.size >= MAX_STRINGS) return -1
+    const json = JSON.stringify(s)
+    const max = align8(RAW_DATA + json.length * 3)
+    if (max > this.capacity >> 3) return -1
+    const at = this.reserve(max)
+    if (at < 0) return -1
+    const next = this.ids.size
+    const n = this.ring.bytes.write(json, at + RAW_DATA)
+    const slot = at >> 2
+    this.ring.i32[slot] = DEFINE
+    this.ring.i32[slot + 1] = align8(RAW_DATA + n)
+    this.ring.i32[slot + 2] = next
+    this.ring.i32[slot + 3] = n
+    this.commit(at, align8(RAW_DATA + n))
+    this.ids.set(s, next)
+    this.names.push(s)
+    return next
+  }
+
+  private putAccess (chindings: string, time: number, e: AccessEntry): boolean {
+    const requester = e.requester === 'unauth' ? -1 : e.requester
+    if (requester < -1 || requester !== (requester | 0)) return false
+    const refs = [
+      this.idOf(chindings), this.idOf(e.method), this.idOf(e.url), -1,
+      this.idOf(e.client), this.idOf(e.clientVersion), -1
+    ]
+    // The path is the route's own when no parameter is in it; the request id is new each time.
+    if (e.path === e.url && refs[2] !== -1) refs[3] = refs[2] as number
+    const values = [chindings, e.method, e.url, e.path, e.client, e.clientVersion, e.reqId]
+    const inline: string[] = []
+    let max = ACCESS_DATA
+    for (let i = 0; i < ACCESS_REF_COUNT; i++) {
+      if (refs[i] !== -1) continue
+      const v = values[i] as string
+      const text = wellFormed(v) ? v : JSON.stringify(v)
+      inline.push(text)
+      max += text.length * 3
+    }
+    const at = this.reserve(align8(max))
+    if (at < 0) return false
+    const { bytes, i32 } = this.ring
+    let pos = at + ACCESS_DATA
+    let k = 0
+    const slot = at >> 2
+    for (let i = 0; i < ACCESS_REF_COUNT; i++) {
+      let ref = refs[i] as number
+      if (ref === -1) {
+        const text = inline[k++] as string
+        const n = bytes.write(text, pos)
+        pos += n
+        ref = inlineRef(n, text !== values[i])
+      }
+      i32[slot + ACCESS_REFS + i] = ref
+    }
+    i32[slot] = ACCESS
+    i32[slot + 1] = align8(pos - at)
+    i32[slot + 2] = e.statusCode
+    i32[slot + 3] = e.responseTime
+    i32[slot + 4] = requester
+    this.ring.f64[(at + ACCESS_TIME) >> 3] = time
+    this.commit(at, align8(pos - at))
+    return true
+  }
+
+  /** Bytes that wait for room in the ring (or, without a log thread, are written now). */
+  private enqueue (buf: Buffer): void {
+    if (this.direct) { this.writeDirect(buf); return }
+    // Pieces small enough to fit the ring one at a time.
+    const piece = this.capacity >> 2
+    for (let i = 0; i < buf.length; i += piece) this.overflow.push(buf.subarray(i, i + piece))
+    this.pump()
+  }
+
+  /** Moves waiting bytes into the ring as room frees; runs again shortly until none wait. */
+  private readonly pump = (): void => {
+    this.pumping = null
+    if (this.direct) return
+    while (this.overflow.length > 0) {
+      const buf = this.overflow[0] as Buffer
+      const length = align8(RAW_DATA + buf.length)
+      const at = this.reserve(length)
+      if (at < 0) break
+      buf.copy(this.ring.bytes, at + RAW_DATA)
+      const slot = at >> 2
+      this.ring.i32[slot] = RAW
+      this.ring.i32[slot + 1] = length
+      this.ring.i32[slot + 2] = buf.length
+      this.commit(at, length)
+      this.overflow.shift()
+    }
+    if (this.overflow.length > 0) {
+      this.signal()
+      this.pumping ??= setTimeout(this.pump, PUMP_MS).unref()
+      return
+    }
+    const draining = this.draining
+    this.draining = []
+    for (const cb of draining) this.flush(cb)
+    if (this.waiters.length === 0) this.worker.unref()
+  }
+
+  private answer (seq: number): void {
+    const done = this.waiters.filter((w) => w.seq <= seq)
+    this.waiters = this.waiters.filter((w) => w.seq > seq)
+    if (this.waiters.length === 0) this.worker.unref()
+    for (const w of done) w.cb()
+  }
+
+  /**
+   * The log thread is gone (it failed, or it ended): whatever it left in the ring and
+   * everything after is written from here, so no line is lost.
+   */
+  private takeOver (): void {
+    if (this.direct) return
+    this.direct = true
+    if (!this.ended) process.stderr.write('parley: the log thread stopped; writing the log from the main thread\n')
+    if (this.pumping !== null) clearTimeout(this.pumping)
+    if (Atomics.load(this.ctrl, CLOSED) !== 1) {
+      const left = readRecords(this.ring, this.names, Atomics.load(this.ctrl, TAIL), this.head)
+      for (const buf of left.out) this.writeDirect(buf)
+      for (const buf of this.overflow) this.writeDirect(buf)
+    }
+    this.overflow = []
+    this.answer(Number.MAX_SAFE_INTEGER)
+    const draining = this.draining
+    this.draining = []
+    for (const cb of draining) cb()
+  }
+
+  private writeDirect (buf: Buffer): void {
+    if (Atomics.load(this.ctrl, CLOSED) === 1) return
+    let off = 0
+    while (off < buf.length) {
+      try {
+        off += writeSync(this.fd, buf, off, buf.length - off)
+      } catch {
+        Atomics.store(this.ctrl, CLOSED, 1)
+        return
+      }
+    }
+  }
+}
