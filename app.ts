@@ -2,7 +2,7 @@
 import { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Config } from './plugins/app/config.js'
 import configPlugin from './plugins/app/config.js'
-import notes, { lazyChildLogger } from './plugins/app/notes.js'
+import notes from './plugins/app/notes.js'
 import errorsPlugin from './plugins/app/errors.js'
 import formbody from './plugins/external/formbody.js'
 import basicAuth from './plugins/external/basic-auth.js'
@@ -29,7 +29,6 @@ export function serverOptions (logger: FastifyServerOptions['logger']): FastifyS
     logger,
     // One access line per request comes from the notes plugin instead.
     logController: new LogController({ disableRequestLogging: true }),
-    childLoggerFactory: lazyChildLogger,
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
     // Held long-polls must not keep a stopping server open.

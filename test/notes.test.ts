@@ -74,6 +74,19 @@ t.test('a User-Agent "ZulipMobile/27.1 (Android)" is logged as via ZulipMobile/2
   t.match(lines[0]!.msg, new RegExp(`^GET 200 \\d+ms /api/v1/users \\(${owner.id} via ZulipMobile/27\\.1\\)$`))
 })
 
+t.test('the url field is the route pattern on both mounts and the message has the path; an unrouted path is its own url', async (t) => {
+  const api = await logged({ method: 'GET', url: `/api/v1/users/${owner.id}?x=1`, headers: { authorization: owner.auth, 'user-agent': 'curl/8.0' } })
+  t.equal(api.res.statusCode, 200)
+  t.match(api.lines, [{ url: '/api/v1/users/:user_id', msg: new RegExp(`^GET 200 \\d+ms /api/v1/users/${owner.id} \\(${owner.id} via curl/8\\.0\\)$`) }])
+  const json = await logged({ method: 'PATCH', url: '/json/users/5', headers: { 'user-agent': 'curl/8.0' } })
+  t.equal(json.res.statusCode, 401)
+  t.match(json.lines, [{ url: '/json/users/:user_id', msg: /^PATCH 401 \d+ms \/json\/users\/5 \(unauth via curl\/8\.0\)$/ }])
+  const unknown = await logged({ method: 'GET', url: '/api/v1/nowhere?api_key=secret', headers: { 'user-agent': 'curl/8.0' } })
+  t.equal(unknown.res.statusCode, 404)
+  t.match(unknown.lines, [{ url: '/api/v1/nowhere', msg: /^GET 404 \d+ms \/api\/v1\/nowhere \(unauth via curl\/8\.0\)$/ }])
+  t.notMatch(unknown.raw, /secret/)
+})
+
 t.test('an unauthenticated request is logged as unauth', async (t) => {
   const anon = await logged({ method: 'GET', url: '/api/v1/server_settings', headers: { 'user-agent': 'curl/8.0' } })
   t.equal(anon.res.statusCode, 200)
@@ -134,8 +147,10 @@ t.test('isApiPath: the two API mounts, alone or followed by / or ?, and nothing 
 t.test('request.log writes the same JSON as a pino child bound to the request id, without building one per request', async (t) => {
   const out: string[] = []
   const root = pino({ base: { pid: 1, hostname: 'h' }, timestamp: false }, { write (s: string) { out.push(s) } })
-  const fastify = app
-  const lazy = lazyChildLogger.call(fastify, root, { reqId: 'req-7' }, {}, {} as never)
+  // The app's root logger makes its request loggers this way (Fastify's default factory calls child()).
+  t.not(Object.getPrototypeOf(app.log.child({ reqId: 'req-1' })), app.log, 'a request logger is lazy')
+  t.equal(Object.getPrototypeOf(app.log.child({ queue: 'q' })), app.log, 'any other child is pino\'s own')
+  const lazy = lazyChildLogger(root, { reqId: 'req-7' }, {})
   const eager = root.child({ reqId: 'req-7' })
   lazy.error({ code: 'X' }, 'failed')
   eager.error({ code: 'X' }, 'failed')
@@ -152,13 +167,13 @@ t.test('request.log writes the same JSON as a pino child bound to the request id
 
   // Two requests' loggers do not share their ids.
   out.length = 0
-  const other = lazyChildLogger.call(fastify, root, { reqId: 'req-8' }, {}, {} as never)
+  const other = lazyChildLogger(root, { reqId: 'req-8' }, {})
   other.info('a')
   lazy.info('b')
   t.same(out.map((s) => JSON.parse(s).reqId), ['req-8', 'req-7'])
 
   // A route with its own level gets a real pino child, with that level.
-  const quiet = lazyChildLogger.call(fastify, root, { reqId: 'req-9' }, { level: 'error' }, {} as never)
+  const quiet = lazyChildLogger(root, { reqId: 'req-9' }, { level: 'error' })
   t.equal(quiet.level, 'error')
   out.length = 0
   quiet.info('dropped')

@@ -31,10 +31,10 @@ export async function verifyPassword (password: string, stored: string | null): 
   return expected.length === actual.length && timingSafeEqual(expected, actual)
 }
 
-/** Constant-time equality; `a` may come as a Buffer already (a cached key). */
-export function safeEqual (a: string | Buffer, b: string): boolean {
+/** Constant-time equality; either side may come as a Buffer already (a cached key or header). */
+export function safeEqual (a: string | Buffer, b: string | Buffer): boolean {
   const ab = typeof a === 'string' ? Buffer.from(a) : a
-  const bb = Buffer.from(b)
+  const bb = typeof b === 'string' ? Buffer.from(b) : b
   if (ab.length !== bb.length) {
     timingSafeEqual(ab, ab)
     return false

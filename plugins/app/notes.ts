@@ -2,7 +2,7 @@
 // limiting and error shaping read, and the one access-log line per request.
 import fp from 'fastify-plugin'
 import pino from 'pino'
-import type { FastifyBaseLogger, FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify'
 import type { User } from './users.js'
 import { BoundedMap } from './bounded-map.js'
 import { accessFields, accessJson, accessMessage, ACCESS_SINK, type AccessEntry, type AccessFields, type AccessSink } from './access-line.js'
@@ -26,6 +26,8 @@ export interface RequestNotes {
   /** The authenticated user, once authentication has run. */
   user: User | null
   rateLimits: AppliedLimit[]
+  /** The route's path pattern, set by the verb table's guard (rest.ts); null on other routes. */
+  route: string | null
   /** How errors are answered: API paths in the envelope, everything else as a page. */
   errorFormat: 'json' | 'html'
 }
@@ -64,19 +66,23 @@ const { chindingsSym, streamSym, timeSym, needsMetadataGsym, hooksSym } = pino.s
 const REQ_ID = Symbol('parley.reqId')
 const lazyParents = new WeakMap<object, object>()
 
+type ChildFn = FastifyBaseLogger['child']
+
 /**
- * Fastify's childLoggerFactory. Fastify gives every request a pino child bound to
+ * `request.log`, built lazily. Fastify gives every request a pino child bound to
  * its id; building one (serializing the binding) is measurable on every request,
  * yet a request logs through it only when something goes wrong: the access line
  * goes through the root logger with the id as a field, which writes the same
  * JSON. So `request.log` is a child whose binding is serialized when it first
  * writes (pino reads a logger's bindings from `pino.symbols.chindingsSym`).
+ * Anything else (another binding, a route's own level or serializers) gets pino's
+ * own child, made by `pinoChild`.
  */
-export const lazyChildLogger: NonNullable<FastifyServerOptions['childLoggerFactory']> = function (logger, bindings, opts) {
+export function lazyChildLogger (logger: FastifyBaseLogger, bindings: Record<string, unknown>, opts: { level?: string, serializers?: unknown }, pinoChild: ChildFn = logger.child): FastifyBaseLogger {
   const root = logger as unknown as Record<symbol, unknown>
   if (typeof root[chindingsSym] !== 'string' || opts.level !== undefined || opts.serializers !== undefined ||
     Object.keys(bindings).length !== 1 || typeof bindings.reqId !== 'string') {
-    return logger.child(bindings, opts)
+    return pinoChild.call(logger, bindings, opts as Parameters<ChildFn>[1])
   }
   let parent = lazyParents.get(logger)
   if (parent === undefined) {
@@ -91,7 +97,22 @@ export const lazyChildLogger: NonNullable<FastifyServerOptions['childLoggerFacto
   }
   const child = Object.create(parent) as Record<symbol, unknown>
   child[REQ_ID] = bindings.reqId
-  return child as unknown as typeof logger
+  return child as unknown as FastifyBaseLogger
+}
+
+/**
+ * Makes the root logger's `child` build request loggers lazily. Fastify's default
+ * child-logger factory calls `logger.child(bindings, opts)` for every request; a
+ * factory of our own (the `childLoggerFactory` option) would do the same but also
+ * has Fastify check each logger it returns for its seven methods, ~1 µs a request.
+ * Children of other loggers are pino's own.
+ */
+export function lazyRequestLoggers (root: FastifyBaseLogger): void {
+  const pinoChild = root.child
+  const child = function (this: FastifyBaseLogger, bindings: Record<string, unknown>, opts?: Parameters<ChildFn>[1]): FastifyBaseLogger {
+    return this === root ? lazyChildLogger(root, bindings, opts ?? {}, pinoChild) : pinoChild.call(this, bindings, opts)
+  }
+  Object.defineProperty(root, 'child', { value: child, writable: true, configurable: true })
 }
 
 /** Sets the client from a `client` parameter, which wins over the User-Agent. */
@@ -149,6 +170,7 @@ export function accessLineWriter (log: FastifyBaseLogger): (e: AccessEntry) => v
 
 export default fp(async function notesPlugin (app: FastifyInstance) {
   app.decorateRequest('notes', null as unknown as RequestNotes)
+  lazyRequestLoggers(app.log)
   const writeAccessLine = accessLineWriter(app.log)
 
   // Callback hooks, not async ones: they run on every request, and a promise
@@ -162,6 +184,7 @@ export default fp(async function notesPlugin (app: FastifyInstance) {
       clientVersion,
       user: null,
       rateLimits: [],
+      route: null,
       errorFormat: isApiPath(request.url) ? 'json' : 'html'
     }
     const q = request.query as Record<string, unknown> | undefined
@@ -181,7 +204,7 @@ export default fp(async function notesPlugin (app: FastifyInstance) {
     writeAccessLine({
       reqId: request.id,
       method: request.method,
-      url: request.routeOptions.url ?? path,
+      url: notes.route ?? request.routeOptions.url ?? path,
       path,
       statusCode: reply.statusCode,
       responseTime: ms,

@@ -127,8 +127,8 @@ export class UserStore {
    * The same verdict without a promise when the look-up is cached and fresh (the common
    * case, and the API's hot path); undefined when the database must be asked.
    */
-  authenticateCached (email: string, apiKey: string, scheme: 'Basic' = 'Basic'): { row: UserRow, user: User } | undefined {
-    const hit = this.authCache.get(emailKey(email))
+  authenticateCached (email: string, apiKey: string | Buffer, scheme: 'Basic' = 'Basic', key = emailKey(email)): { row: UserRow, user: User } | undefined {
+    const hit = this.authCache.get(key)
     if (hit === undefined || hit.until < Date.now()) return undefined
     hit.key ??= Buffer.from(hit.row?.api_key ?? UNKNOWN_USER_KEY)
     const row = this.verify(hit.row, apiKey, scheme, hit.key)
@@ -136,7 +136,7 @@ export class UserStore {
     return { row, user: hit.user }
   }
 
-  private verify (row: UserRow | undefined, apiKey: string, scheme: 'Basic', key?: Buffer): UserRow {
+  private verify (row: UserRow | undefined, apiKey: string | Buffer, scheme: 'Basic', key?: Buffer): UserRow {
     // Compare even for an unknown email, so the answer time does not tell which emails exist.
     const keyMatches = safeEqual(key ?? row?.api_key ?? UNKNOWN_USER_KEY, apiKey)
     if (row === undefined || !keyMatches) throw errors.unauthorized('Invalid API key or email', scheme)

@@ -2,12 +2,14 @@
 // the users store checks the pair. No challenge header here: our coded errors carry it.
 import fp from 'fastify-plugin'
 import basicAuth from '@fastify/basic-auth'
-import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
-import { toUser } from '../app/users.js'
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify'
+import { emailKey, toUser } from '../app/users.js'
 import { BoundedMap } from '../app/bounded-map.js'
 
 /** How many distinct Authorization headers keep their decoded pair. */
 const DECODED_MAX = 10_000
+
+interface Credentials { email: string, apiKey: string, key: string, secret: Buffer }
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -22,14 +24,14 @@ export default fp(async function basicAuthPlugin (app: FastifyInstance) {
   // produced are kept by header, so a known header goes straight to the check
   // below (docs/performance.md). Only the parse is skipped; the key is still
   // compared, in constant time, on every request.
-  const decoded = new BoundedMap<string, { email: string, apiKey: string }>(DECODED_MAX)
+  const decoded = new BoundedMap<string, Credentials>(DECODED_MAX)
 
   // Not async: a fresh cached look-up answers without a promise; only a cache miss
   // waits for the database.
-  function validate (email: string, apiKey: string, request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
+  function validate (pair: Credentials, request: FastifyRequest, done: (err?: Error) => void): void {
     let cached
     try {
-      cached = app.users.authenticateCached(email, apiKey)
+      cached = app.users.authenticateCached(pair.email, pair.secret, 'Basic', pair.key)
     } catch (err) {
       done(err as Error)
       return
@@ -39,7 +41,7 @@ export default fp(async function basicAuthPlugin (app: FastifyInstance) {
       done()
       return
     }
-    app.users.authenticate(email, apiKey).then((row) => {
+    app.users.authenticate(pair.email, pair.apiKey).then((row) => {
       request.notes.user = toUser(row)
       done()
     }, done)
@@ -48,12 +50,13 @@ export default fp(async function basicAuthPlugin (app: FastifyInstance) {
   await app.register(basicAuth, {
     authenticate: false,
     utf8: true,
-    validate (email, apiKey, request, reply, done) {
+    validate (email, apiKey, request, _reply, done) {
+      // The pair with what every request would derive from it again: the users
+      // store's look-up key and the key's bytes for the constant-time comparison.
+      const pair: Credentials = { email, apiKey, key: emailKey(email), secret: Buffer.from(apiKey) }
       const header = request.headers.authorization
-      if (header !== undefined && !decoded.has(header)) {
-        decoded.set(header, { email, apiKey })
-      }
-      validate(email, apiKey, request, reply, done)
+      if (header !== undefined && !decoded.has(header)) decoded.set(header, pair)
+      validate(pair, request, done)
     }
   })
 
@@ -61,6 +64,6 @@ export default fp(async function basicAuthPlugin (app: FastifyInstance) {
     const header = request.headers.authorization
     const pair = header === undefined ? undefined : decoded.get(header)
     if (pair === undefined) app.basicAuth(request, reply, done)
-    else validate(pair.email, pair.apiKey, request, reply, done)
+    else validate(pair, request, done)
   } satisfies onRequestHookHandler)
 }, { name: 'basic-auth' })
