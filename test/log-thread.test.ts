@@ -57,7 +57,9 @@ t.test('access entries come out as the lines pino writes, interleaved in order w
     { reqId: 'r"\\\u2028', client: 'Zülip \u0007 ☃ \ud83d', clientVersion: '' },
     { path: '/json/x\n', url: '/json/x\n', method: 'DELETE', statusCode: 404 },
     // A path as the HTTP parser gives it: one byte a character.
-    { path: '/a/\u00ffb%20', requester: 2_000_000_000 }
+    { path: '/a/\u00ffb%20', requester: 2_000_000_000 },
+    { reqId: 'q\u00e9\ud83d\ude00', path: '/api/v1/users/me' },
+    { reqId: 'x'.repeat(300), path: `/${'p'.repeat(200)}` }
   ]
   for (let i = 0; i < 50; i++) {
     const e = entry(i, awkward[i % awkward.length])
@@ -73,6 +75,16 @@ t.test('access entries come out as the lines pino writes, interleaved in order w
   await flushed(thread)
   t.equal(readFileSync(file, 'utf8'), expected.join(''))
   t.equal(thread.threaded, true, 'written by the log thread')
+})
+
+t.test('a lone surrogate, which UTF-8 cannot carry, comes out escaped and intact', async (t) => {
+  // pino writes a short one raw, which UTF-8 turns into U+FFFD; the log thread keeps it (decisions 23).
+  const { thread, file } = threadOn(t)
+  thread[ACCESS_SINK](CHINDINGS, 1, entry(1, { reqId: '\udc00', path: '/x\ud800', client: 'c\ud83d' }))
+  await flushed(thread)
+  const text = readFileSync(file, 'utf8')
+  t.match(text, /"reqId":"\\udc00"/)
+  t.match(JSON.parse(text), { reqId: '\udc00', client: 'c\ud83d', msg: 'GET 200 1ms /x\ud800 (1 via c\ud83d/27.1)' })
 })
 
 t.test('a small ring wraps and overflows without losing or reordering a byte', async (t) => {

@@ -3,13 +3,13 @@
 // and writes everything to the descriptor. The main thread only copies a few numbers
 // and short strings into a shared ring (log-ring.ts): on a small request the access
 // line cost more than a tenth of the request's CPU when it was built and written here
-// (docs/performance.md, decisions 33). Not a Fastify plugin; server.ts gives it to the
+// (docs/performance.md, decisions 23). Not a Fastify plugin; server.ts gives it to the
 // logger and waits for `end` before exiting.
 import { Worker } from 'node:worker_threads'
 import { writeSync } from 'node:fs'
 import { accessJson, accessMessage, ACCESS_SINK, type AccessEntry, type AccessSink } from './access-line.js'
 import {
-  ACCESS, ACCESS_DATA, ACCESS_REF_COUNT, ACCESS_REFS, ACCESS_TIME, CLOSED, CTRL_SLOTS, DEFINE, ENDING, FLUSH_REQ,
+  ACCESS, ACCESS_DATA, ACCESS_REFS, ACCESS_TIME, CLOSED, CTRL_SLOTS, DEFINE, ENDING, FLUSH_REQ,
   HEAD, RAW, RAW_DATA, SIGNAL, TAIL, WRAP, align8, inlineRef, readRecords, ringView, type RingView
 } from './log-ring.js'
 
@@ -35,6 +35,8 @@ export class LogThread implements AccessSink {
   private readonly capacity: number
   private readonly worker: Worker
   private head = 0
+  /** The log thread's position as `reserve` last read it. */
+  private tailSeen = 0
   /** Ids of the strings already defined in the ring, and the strings by id. */
   private readonly ids = new Map<string, number>()
   private readonly names: string[] = []
@@ -134,6 +136,7 @@ export class LogThread implements AccessSink {
   /** The offset where `n` more bytes fit, or −1; writes the WRAP record when they fit only at the start. */
   private reserve (n: number): number {
     const tail = Atomics.load(this.ctrl, TAIL)
+    this.tailSeen = tail
     const head = this.head
     if (head >= tail) {
       // Strictly below the end, so there is always room for a WRAP record.
@@ -148,17 +151,14 @@ export class LogThread implements AccessSink {
   }
 
   private commit (at: number, length: number): void {
-    const before = this.used()
+    const tail = this.tailSeen
+    const before = this.head >= tail ? this.head - tail : this.capacity - tail + this.head
     this.head = at + length
     Atomics.store(this.ctrl, HEAD, this.head)
     // Past a quarter full, do not wait for the log thread's next look.
     const quarter = this.capacity >> 2
-    if (before <= quarter && this.used() > quarter) this.signal()
-  }
-
-  private used (): number {
-    const tail = Atomics.load(this.ctrl, TAIL)
-    return this.head >= tail ? this.head - tail : this.capacity - tail + this.head
+    const after = this.head >= tail ? this.head - tail : this.capacity - tail + this.head
+    if (before <= quarter && after > quarter) this.signal()
   }
 
   private putRaw (line: string): boolean {
@@ -201,38 +201,34 @@ export class LogThread implements AccessSink {
   private putAccess (chindings: string, time: number, e: AccessEntry): boolean {
     const requester = e.requester === 'unauth' ? -1 : e.requester
     if (requester < -1 || requester !== (requester | 0)) return false
-    const refs = [
-      this.idOf(chindings), this.idOf(e.method), this.idOf(e.url), -1,
-      this.idOf(e.client), this.idOf(e.clientVersion), -1
-    ]
-    // The path is the route's own when no parameter is in it; the request id is new each time.
-    if (e.path === e.url && refs[2] !== -1) refs[3] = refs[2] as number
-    const values = [chindings, e.method, e.url, e.path, e.client, e.clientVersion, e.reqId]
-    const inline: string[] = []
-    let max = ACCESS_DATA
-    for (let i = 0; i < ACCESS_REF_COUNT; i++) {
-      if (refs[i] !== -1) continue
-      const v = values[i] as string
-      const text = wellFormed(v) ? v : JSON.stringify(v)
-      inline.push(text)
-      max += text.length * 3
-    }
-    const at = this.reserve(align8(max))
+    const bindings = this.idOf(chindings)
+    const method = this.idOf(e.method)
+    const url = this.idOf(e.url)
+    const client = this.idOf(e.client)
+    const version = this.idOf(e.clientVersion)
+    // Past MAX_STRINGS distinct strings (or with no room for a definition) the line is formatted here.
+    if (bindings < 0 || method < 0 || url < 0 || client < 0 || version < 0) return false
+    // The request id is new each time; the path is the route's own when no parameter is in it.
+    const samePath = e.path === e.url
+    const at = this.reserve(align8(ACCESS_DATA + (e.reqId.length + (samePath ? 0 : e.path.length)) * 6 + 4))
     if (at < 0) return false
-    const { bytes, i32 } = this.ring
-    let pos = at + ACCESS_DATA
-    let k = 0
+    const i32 = this.ring.i32
     const slot = at >> 2
-    for (let i = 0; i < ACCESS_REF_COUNT; i++) {
-      let ref = refs[i] as number
-      if (ref === -1) {
-        const text = inline[k++] as string
-        const n = bytes.write(text, pos)
-        pos += n
-        ref = inlineRef(n, text !== values[i])
-      }
-      i32[slot + ACCESS_REFS + i] = ref
+    const refs = slot + ACCESS_REFS
+    let pos = at + ACCESS_DATA
+    i32[refs] = bindings
+    i32[refs + 1] = method
+    i32[refs + 2] = url
+    if (samePath) {
+      i32[refs + 3] = url
+    } else {
+      i32[refs + 3] = this.putText(e.path, pos)
+      pos += this.written
     }
+    i32[refs + 4] = client
+    i32[refs + 5] = version
+    i32[refs + 6] = this.putText(e.reqId, pos)
+    pos += this.written
     i32[slot] = ACCESS
     i32[slot + 1] = align8(pos - at)
     i32[slot + 2] = e.statusCode
@@ -241,6 +237,31 @@ export class LogThread implements AccessSink {
     this.ring.f64[(at + ACCESS_TIME) >> 3] = time
     this.commit(at, align8(pos - at))
     return true
+  }
+
+  /** Bytes the last putText wrote. */
+  private written = 0
+
+  /**
+   * Writes `s` inline at `pos` (room for 6 bytes a character and 2 more reserved) and returns its
+   * ref. Short ASCII text (request ids, paths) is copied here byte by byte, cheaper
+   * than a call into the encoder; a string UTF-8 cannot carry goes as its JSON text.
+   */
+  private putText (s: string, pos: number): number {
+    const bytes = this.ring.bytes
+    const n = s.length
+    if (n <= 128) {
+      let i = 0
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i)
+        if (c > 0x7f) break
+        bytes[pos + i] = c
+      }
+      if (i === n) { this.written = n; return inlineRef(n, false) }
+    }
+    const json = !wellFormed(s)
+    this.written = bytes.write(json ? JSON.stringify(s) : s, pos)
+    return inlineRef(this.written, json)
   }
 
   /** Bytes that wait for room in the ring (or, without a log thread, are written now). */
