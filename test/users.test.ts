@@ -206,6 +206,24 @@ t.test('POST /users/me/api_key/regenerate: the new key works at once, the old on
   t.match(body(old), { code: 'UNAUTHORIZED' })
 })
 
+t.test('a matched credential skips the comparison only while its look-up is unchanged', async (t) => {
+  const u = await createUser('memo@example.com')
+  await app.users.authenticate(u.email, u.apiKey)
+  const memo: { verified?: object } = {}
+  t.match(app.users.authenticateCached(u.email, u.apiKey, 'Basic', undefined, memo), { user: { user_id: u.id } })
+  t.type(memo.verified, 'object', 'remembered after the key matched')
+  // Another credential (a wrong key) has its own memo and is compared.
+  const wrong: { verified?: object } = {}
+  t.throws(() => app.users.authenticateCached(u.email, 'x'.repeat(32), 'Basic', undefined, wrong), { code: 'UNAUTHORIZED' })
+  t.equal(wrong.verified, undefined)
+  // A deactivation clears the look-ups: the matched credential is checked again, and refused.
+  const actor = await app.users.get(owner.id)
+  if (actor === undefined) throw new Error('the owner is missing')
+  await app.users.doDeactivateUser(actor, u.id)
+  await t.rejects(app.users.authenticate(u.email, u.apiKey), { code: 'USER_DEACTIVATED' })
+  t.throws(() => app.users.authenticateCached(u.email, u.apiKey, 'Basic', undefined, memo), { code: 'USER_DEACTIVATED' })
+})
+
 t.test('a key read before a regeneration committed is not cached past it', async (t) => {
   const u = await createUser('regen-race@example.com')
   // A store whose look-up is held open while the key changes underneath it, as a

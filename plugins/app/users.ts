@@ -126,13 +126,21 @@ export class UserStore {
   /**
    * The same verdict without a promise when the look-up is cached and fresh (the common
    * case, and the API's hot path); undefined when the database must be asked.
+   * `memo` belongs to one exact credential (basic-auth.ts keeps one per Authorization
+   * header): once its key has matched a cached look-up, the same look-up answers it
+   * without comparing again. Only a client that already sent the right key can send
+   * that credential; any other key is compared, in constant time. A change to the user
+   * (a new key, a deactivation) or the look-up's expiry makes a new look-up, and the
+   * key is compared again.
    */
-  authenticateCached (email: string, apiKey: string | Buffer, scheme: 'Basic' = 'Basic', key = emailKey(email)): { row: UserRow, user: User } | undefined {
+  authenticateCached (email: string, apiKey: string | Buffer, scheme: 'Basic' = 'Basic', key = emailKey(email), memo?: { verified?: object }): { row: UserRow, user: User } | undefined {
     const hit = this.authCache.get(key)
     if (hit === undefined || hit.until < Date.now()) return undefined
+    if (memo?.verified === hit && hit.row !== undefined && hit.user !== undefined) return { row: hit.row, user: hit.user }
     hit.key ??= Buffer.from(hit.row?.api_key ?? UNKNOWN_USER_KEY)
     const row = this.verify(hit.row, apiKey, scheme, hit.key)
     hit.user ??= toUser(row)
+    if (memo !== undefined) memo.verified = hit
     return { row, user: hit.user }
   }
 

@@ -9,7 +9,15 @@ import { BoundedMap } from '../app/bounded-map.js'
 /** How many distinct Authorization headers keep their decoded pair. */
 const DECODED_MAX = 10_000
 
-interface Credentials { email: string, apiKey: string, key: string, secret: Buffer }
+interface Credentials {
+  email: string
+  apiKey: string
+  /** The users store's look-up key and the key's bytes, derived once. */
+  key: string
+  secret: Buffer
+  /** The look-up this exact pair last matched (UserStore.authenticateCached). */
+  verified?: object
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -22,8 +30,9 @@ export default fp(async function basicAuthPlugin (app: FastifyInstance) {
   // The plugin's parse (a regex, base64, two more regexes) is a pure function of the
   // header, and a client sends the same header on every request: the pairs it
   // produced are kept by header, so a known header goes straight to the check
-  // below (docs/performance.md). Only the parse is skipped; the key is still
-  // compared, in constant time, on every request.
+  // below (docs/performance.md). A pair whose key has matched is not compared again
+  // while the users store's look-up stays the same (UserStore.authenticateCached);
+  // any other key is compared, in constant time.
   const decoded = new BoundedMap<string, Credentials>(DECODED_MAX)
 
   // Not async: a fresh cached look-up answers without a promise; only a cache miss
@@ -31,7 +40,7 @@ export default fp(async function basicAuthPlugin (app: FastifyInstance) {
   function validate (pair: Credentials, request: FastifyRequest, done: (err?: Error) => void): void {
     let cached
     try {
-      cached = app.users.authenticateCached(pair.email, pair.secret, 'Basic', pair.key)
+      cached = app.users.authenticateCached(pair.email, pair.secret, 'Basic', pair.key, pair)
     } catch (err) {
       done(err as Error)
       return
