@@ -9,6 +9,7 @@ import { errors } from './errors.js'
 import { generateApiKey, generatePassword, hashPassword, safeEqual } from './credentials.js'
 import { subscribersChanged } from './streams.js'
 import { BoundedMap } from './bounded-map.js'
+import { Prepared, type Placeholders } from './compiled.js'
 
 export type Role = 'owner' | 'admin' | 'member' | 'guest'
 export const ROLES: Role[] = ['owner', 'admin', 'member', 'guest']
@@ -83,8 +84,12 @@ export class UserStore {
     return row === undefined ? undefined : toUser(row)
   }
 
+  // The look-up behind every API key check that misses the cache: compiled once.
+  private readonly rowByEmailKey = new Prepared(['key'], (db: DB, p: Placeholders<{ key: string }>) =>
+    db.selectFrom('users').selectAll().where('email_key', '=', p.key))
+
   async getRowByEmail (email: string): Promise<UserRow | undefined> {
-    return await this.db.selectFrom('users').selectAll().where('email_key', '=', emailKey(email)).executeTakeFirst()
+    return await this.rowByEmailKey.executeTakeFirst(this.db, { key: emailKey(email) })
   }
 
   async list (includeDeactivated: boolean): Promise<User[]> {
