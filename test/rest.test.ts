@@ -1,9 +1,9 @@
 // The verb table (SPEC §3): OPTIONS, HEAD, 405, 404, and parameters from the query and every body encoding.
 import t from 'tap'
-import type { FastifyRequest, LightMyRequestResponse } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, LightMyRequestResponse, onRequestHookHandler } from 'fastify'
 import { Type } from 'typebox'
 import { ParleyError } from '../plugins/app/errors.js'
-import { parseParams, planParams } from '../plugins/app/rest.js'
+import { inSequence, parseParams, planParams } from '../plugins/app/rest.js'
 import { body, build } from './helper.js'
 
 // One app for the file: every test below either reads or creates uniquely named users.
@@ -333,4 +333,34 @@ t.test('typed parameters arrive as JSON text in forms and queries', async (t) =>
   t.match(badAnchor, { code: 'REQUEST_VARIABLE_INVALID', extra: { var_name: 'anchor' } })
   const missing = failure(() => parse({ to: '[]' }))
   t.match(missing, { code: 'REQUEST_VARIABLE_MISSING', message: "Missing 'num_after' argument", extra: { var_name: 'num_after' } })
+})
+
+t.test('inSequence runs callback hooks in order as one, as Fastify would: first error, a throw, a sent reply end it', async (t) => {
+  const calls: string[] = []
+  const hook = (name: string, outcome?: 'error' | 'throw' | 'send'): onRequestHookHandler => function (this: FastifyInstance, _request, reply, done) {
+    calls.push(name)
+    t.equal(this, app, `${name} runs with the server as this`)
+    if (outcome === 'throw') throw new Error(name)
+    if (outcome === 'send') (reply as { sent: boolean }).sent = true
+    done(outcome === 'error' ? new Error(name) : undefined)
+  }
+  const run = async (hooks: onRequestHookHandler[]): Promise<Error | undefined> => {
+    calls.length = 0
+    const one = inSequence(hooks)
+    if (typeof one !== 'function') throw new Error('not combined')
+    const reply = { sent: false } as unknown as FastifyReply
+    return await new Promise((resolve) => { one.call(app, {} as FastifyRequest, reply, (err?: Error) => { resolve(err) }) })
+  }
+  t.equal(await run([hook('a'), hook('b'), hook('c')]), undefined)
+  t.same(calls, ['a', 'b', 'c'])
+  t.match(await run([hook('a'), hook('b', 'error'), hook('c')]), { message: 'b' })
+  t.same(calls, ['a', 'b'])
+  t.match(await run([hook('a', 'throw'), hook('b')]), { message: 'a' })
+  t.same(calls, ['a'])
+  t.equal(await run([hook('a', 'send'), hook('b')]), undefined)
+  t.same(calls, ['a'], 'nothing runs after a reply is sent')
+  // Async hooks and single hooks stay Fastify's to run.
+  const asyncHook: onRequestHookHandler = async function () {}
+  t.ok(Array.isArray(inSequence([hook('a'), asyncHook])), 'with an async hook: the list as it was')
+  t.ok(Array.isArray(inSequence([hook('a')])), 'one hook: the list as it was')
 })
