@@ -117,8 +117,8 @@ t.test('flush calls back only once everything sent before it is written; end wri
   thread.write('two\n')
   await new Promise<void>((resolve) => { thread.end(resolve) })
   t.equal(readFileSync(file, 'utf8'), 'one\ntwo\n')
-  // After the end, lines are still written, from the main thread.
-  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.equal(thread.threaded, false, 'ended: the main thread writes')
+  // After the end, lines are still written, from the main thread, at once.
   thread.write('three\n')
   thread[ACCESS_SINK](CHINDINGS, 5, entry(1))
   t.equal(readFileSync(file, 'utf8'), `one\ntwo\nthree\n${pinoLine(entry(1), 5)}`)
@@ -166,7 +166,10 @@ t.test('a reader that goes away (EPIPE) stops the log instead of failing the pro
     import { LogThread } from ${JSON.stringify(new URL('../plugins/app/log-thread.ts', import.meta.url).href)}
     const thread = new LogThread(1)
     for (let i = 0; i < 2000; i++) thread.write('{"n":' + i + '}\\n')
-    thread.end(() => { process.stderr.write(thread.threaded ? 'ended\\n' : 'ended without the log thread\\n') })
+    thread.flush(() => {
+      const threaded = thread.threaded
+      thread.end(() => { process.stderr.write(threaded ? 'ended\\n' : 'ended without the log thread\\n') })
+    })
   `)
   const child = spawn(process.execPath, [...process.execArgv, script], { stdio: ['ignore', 'pipe', 'pipe'] })
   child.stdout.destroy()

@@ -124,6 +124,10 @@ export class LogThread implements AccessSink {
       if (!this.direct) {
         Atomics.store(this.ctrl, ENDING, 1)
         this.signal()
+        // Everything sent so far is written: from now on the main thread writes, at once,
+        // while the thread stops (it no longer reads the ring).
+        this.direct = true
+        if (this.pumping !== null) clearTimeout(this.pumping)
       }
       cb?.()
     })
