@@ -5,6 +5,7 @@
 // moves TAIL past them once it has copied them out. Records are 8-byte aligned and
 // never wrap: one that does not fit before the end follows a WRAP record at offset 0.
 // Every record starts with two int32s: its kind and its whole length in bytes.
+import { writeSync } from 'node:fs'
 import { accessJson, accessMessage, type AccessEntry } from './access-line.js'
 
 /** Slots of the control Int32Array. */
@@ -108,4 +109,28 @@ export function readRecords (ring: RingView, strings: string[], tail: number, he
   }
   if (text !== '') out.push(Buffer.from(text))
   return { out, tail }
+}
+
+/** For sleeping while a non-blocking pipe is full. */
+const nap = new Int32Array(new SharedArrayBuffer(4))
+/** How long to wait for a full pipe's reader before writing again. */
+const BUSY_MS = 10
+
+/**
+ * Writes all of `buf` to `fd` with blocking writes, waiting out a full non-blocking
+ * pipe (EAGAIN); false when nobody reads the log any more (EPIPE, a closed descriptor).
+ * The log thread's write, and the main thread's when there is no log thread.
+ */
+export function writeAll (fd: number, buf: Buffer): boolean {
+  let off = 0
+  while (off < buf.length) {
+    try {
+      off += writeSync(fd, buf, off, buf.length - off)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'EAGAIN' || code === 'EBUSY') { Atomics.wait(nap, 0, 0, BUSY_MS); continue }
+      return false
+    }
+  }
+  return true
 }

@@ -6,11 +6,10 @@
 // (docs/performance.md, decisions 23). Not a Fastify plugin; server.ts gives it to the
 // logger and waits for `end` before exiting.
 import { Worker } from 'node:worker_threads'
-import { writeSync } from 'node:fs'
 import { accessJson, accessMessage, ACCESS_SINK, type AccessEntry, type AccessSink } from './access-line.js'
 import {
   ACCESS, ACCESS_DATA, ACCESS_REFS, ACCESS_TIME, CLOSED, CTRL_SLOTS, DEFINE, ENDING, FLUSH_REQ,
-  HEAD, RAW, RAW_DATA, SIGNAL, TAIL, WRAP, align8, inlineRef, readRecords, ringView, type RingView
+  HEAD, RAW, RAW_DATA, SIGNAL, TAIL, WRAP, align8, inlineRef, readRecords, ringView, writeAll, type RingView
 } from './log-ring.js'
 
 export interface LogThreadOptions {
@@ -177,13 +176,17 @@ export class LogThread implements AccessSink {
     if (max > this.capacity >> 2) return false
     const at = this.reserve(max)
     if (at < 0) return false
-    const n = this.ring.bytes.write(line, at + RAW_DATA)
+    this.commitRaw(at, this.ring.bytes.write(line, at + RAW_DATA))
+    return true
+  }
+
+  /** Ends the RAW record at `at` whose `n` bytes are in place. */
+  private commitRaw (at: number, n: number): void {
     const slot = at >> 2
     this.ring.i32[slot] = RAW
     this.ring.i32[slot + 1] = align8(RAW_DATA + n)
     this.ring.i32[slot + 2] = n
     this.commit(at, align8(RAW_DATA + n))
-    return true
   }
 
   /** The id of a string the log thread knows, defining it first; −1 when it must go inline. */
@@ -290,15 +293,9 @@ export class LogThread implements AccessSink {
     if (this.direct) return
     while (this.overflow.length > 0) {
       const buf = this.overflow[0] as Buffer
-      const length = align8(RAW_DATA + buf.length)
-      const at = this.reserve(length)
+      const at = this.reserve(align8(RAW_DATA + buf.length))
       if (at < 0) break
-      buf.copy(this.ring.bytes, at + RAW_DATA)
-      const slot = at >> 2
-      this.ring.i32[slot] = RAW
-      this.ring.i32[slot + 1] = length
-      this.ring.i32[slot + 2] = buf.length
-      this.commit(at, length)
+      this.commitRaw(at, buf.copy(this.ring.bytes, at + RAW_DATA))
       this.overflow.shift()
     }
     if (this.overflow.length > 0) {
@@ -342,14 +339,6 @@ export class LogThread implements AccessSink {
 
   private writeDirect (buf: Buffer): void {
     if (Atomics.load(this.ctrl, CLOSED) === 1) return
-    let off = 0
-    while (off < buf.length) {
-      try {
-        off += writeSync(this.fd, buf, off, buf.length - off)
-      } catch {
-        Atomics.store(this.ctrl, CLOSED, 1)
-        return
-      }
-    }
+    if (!writeAll(this.fd, buf)) Atomics.store(this.ctrl, CLOSED, 1)
   }
 }

@@ -2,8 +2,7 @@
 // main thread puts in the shared ring, formats access lines, and writes everything to
 // the log's descriptor with blocking writes, which cost the main thread nothing.
 import { parentPort, workerData } from 'node:worker_threads'
-import { writeSync } from 'node:fs'
-import { CLOSED, ENDING, FLUSH_REQ, HEAD, SIGNAL, TAIL, readRecords, ringView } from './log-ring.js'
+import { CLOSED, ENDING, FLUSH_REQ, HEAD, SIGNAL, TAIL, readRecords, ringView, writeAll } from './log-ring.js'
 
 interface LogWorkerData { ring: SharedArrayBuffer, ctrl: SharedArrayBuffer, fd: number, pollMs: number }
 
@@ -11,25 +10,6 @@ const data = workerData as LogWorkerData
 const ring = ringView(data.ring)
 const ctrl = new Int32Array(data.ctrl)
 const strings: string[] = []
-/** For sleeping while a non-blocking pipe is full. */
-const nap = new Int32Array(new SharedArrayBuffer(4))
-/** How long to wait for a full pipe's reader before writing again. */
-const BUSY_MS = 10
-
-/** Writes all of `buf`; false when nobody reads the log any more (EPIPE, a closed descriptor). */
-function writeAll (buf: Buffer): boolean {
-  let off = 0
-  while (off < buf.length) {
-    try {
-      off += writeSync(data.fd, buf, off, buf.length - off)
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
-      if (code === 'EAGAIN' || code === 'EBUSY') { Atomics.wait(nap, 0, 0, BUSY_MS); continue }
-      return false
-    }
-  }
-  return true
-}
 
 let tail = Atomics.load(ctrl, TAIL)
 let answered = 0
@@ -45,7 +25,7 @@ for (;;) {
     const read = readRecords(ring, strings, tail, head)
     tail = read.tail
     Atomics.store(ctrl, TAIL, tail)
-    if (!closed && read.out.length > 0 && !writeAll(read.out.length === 1 ? read.out[0] as Buffer : Buffer.concat(read.out))) {
+    if (!closed && read.out.length > 0 && !writeAll(data.fd, read.out.length === 1 ? read.out[0] as Buffer : Buffer.concat(read.out))) {
       closed = true
       Atomics.store(ctrl, CLOSED, 1)
     }

@@ -115,11 +115,11 @@ export class UserStore {
    * in constant time; look-ups are cached briefly because every API request makes one.
    */
   async authenticate (email: string, apiKey: string, scheme: 'Basic' = 'Basic'): Promise<UserRow> {
-    const cached = this.authenticateCached(email, apiKey, scheme)
-    if (cached !== undefined) return cached.row
     const key = emailKey(email)
+    const cached = this.authenticateCached(email, apiKey, scheme, key)
+    if (cached !== undefined) return cached.row
     const generation = this.generation
-    const hit = { row: await this.getRowByEmail(key), user: undefined, until: Date.now() + AUTH_CACHE_MS }
+    const hit = { row: await this.rowByEmailKey.executeTakeFirst(this.db, { key }), user: undefined, until: Date.now() + AUTH_CACHE_MS }
     // A regeneration or deactivation that committed while we read may have made this
     // row stale; caching it would keep an old key alive for AUTH_CACHE_MS.
     if (generation === this.generation) {
