@@ -1,8 +1,8 @@
 // The Parley app as a plugin: external plugins, then our own, then the routes. Never listens.
-import { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Config } from './plugins/app/config.js'
 import configPlugin from './plugins/app/config.js'
-import notes from './plugins/app/notes.js'
+import notes, { RequestLog } from './plugins/app/notes.js'
 import errorsPlugin from './plugins/app/errors.js'
 import formbody from './plugins/external/formbody.js'
 import basicAuth from './plugins/external/basic-auth.js'
@@ -27,8 +27,9 @@ export interface AppOptions { config: Config }
 export function serverOptions (logger: FastifyServerOptions['logger']): FastifyServerOptions {
   return {
     logger,
-    // One access line per request comes from the notes plugin instead.
-    logController: new LogController({ disableRequestLogging: true }),
+    // Begins each request's notes and writes its one access line (plugins/app/notes.ts);
+    // Fastify's own request lines stay off.
+    logController: new RequestLog(),
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
     // Held long-polls must not keep a stopping server open.

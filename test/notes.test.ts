@@ -1,9 +1,10 @@
 // Request notes and the access log (SPEC §5): one structured line per request, client and requester, no secrets.
 import t from 'tap'
-import type { InjectOptions, LightMyRequestResponse } from 'fastify'
+import Fastify, { type InjectOptions, type LightMyRequestResponse } from 'fastify'
 import pino from 'pino'
-import { accessLineWriter, isApiPath, lazyChildLogger, parseUserAgent } from '../plugins/app/notes.js'
+import notes, { accessLineWriter, isApiPath, lazyChildLogger, parseUserAgent } from '../plugins/app/notes.js'
 import { accessFields, accessMessage, type AccessEntry } from '../plugins/app/access-line.js'
+import { serverOptions } from '../app.js'
 import { basic, build } from './helper.js'
 
 interface LogLine { level: number, msg: string, reqId?: string, [field: string]: unknown }
@@ -241,4 +242,33 @@ t.test('accessLineWriter goes through pino when an option changes the format', a
     pino({ level: 'info', ...option }, theirs.stream).info(accessFields(entry), accessMessage(entry))
     t.same(ours.lines.map(noTime), theirs.lines.map(noTime), `same line with ${Object.keys(option)[0] as string}`)
   }
+})
+
+t.test('RequestLog: the notes begin before any hook, the line follows the route\'s own onResponse hooks, and the app adds no global hook', async (t) => {
+  const lines: string[] = []
+  const plain = Fastify(serverOptions({ level: 'info', stream: { write (s: string): void { lines.push(s) } } }))
+  t.teardown(async () => { await plain.close() })
+  await plain.register(notes)
+  const seen: string[] = []
+  plain.get('/hooked', {
+    onRequest: (request, _reply, done) => { seen.push(`onRequest: notes start ${typeof request.notes?.start}, client ${request.notes?.client}`); done() },
+    onResponse: (_request, _reply, done) => { seen.push(`onResponse: ${lines.length} lines`); done() }
+  }, async () => ({ ok: true }))
+  plain.get('/plain', async () => ({ ok: true }))
+  await plain.ready()
+  // No hook on a route that declares none: the notes and the access line come from the log controller.
+  t.match(plain.printRoutes({ includeHooks: true, commonPrefix: false, method: 'GET' }), /└── \/plain \(GET\)\n\s*$/)
+
+  const res = await plain.inject({ method: 'GET', url: '/hooked', headers: { 'user-agent': 'probe/1.0' } })
+  t.equal(res.statusCode, 200)
+  for (let i = 0; i < 100 && lines.length === 0; i++) await new Promise((resolve) => setImmediate(resolve))
+  t.same(seen, ['onRequest: notes start bigint, client probe', 'onResponse: 0 lines'])
+  t.equal(lines.length, 1)
+  t.match(JSON.parse(lines[0] as string), { url: '/hooked', statusCode: 200, requester: 'unauth', msg: /^GET 200 \d+ms \/hooked \(unauth via probe\/1\.0\)$/ })
+
+  lines.length = 0
+  const missing = await plain.inject({ method: 'GET', url: '/nowhere', headers: { 'user-agent': 'probe/1.0' } })
+  t.equal(missing.statusCode, 404)
+  for (let i = 0; i < 100 && lines.length === 0; i++) await new Promise((resolve) => setImmediate(resolve))
+  t.match(lines.map((s) => JSON.parse(s) as LogLine), [{ statusCode: 404, msg: /^GET 404 \d+ms \/nowhere \(unauth via probe\/1\.0\)$/ }])
 })

@@ -2,7 +2,7 @@
 // limiting and error shaping read, and the one access-log line per request.
 import fp from 'fastify-plugin'
 import pino from 'pino'
-import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify'
+import { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { User } from './users.js'
 import { BoundedMap } from './bounded-map.js'
 import { accessFields, accessJson, accessMessage, ACCESS_SINK, type AccessEntry, type AccessFields, type AccessSink } from './access-line.js'
@@ -168,50 +168,86 @@ export function accessLineWriter (log: FastifyBaseLogger): (e: AccessEntry) => v
   }
 }
 
+/** Begins a request's notes: what the request line and headers say before any hook runs. */
+export function startNotes (request: FastifyRequest): void {
+  const [client, clientVersion] = parseUserAgent(request.headers['user-agent'])
+  request.notes = {
+    requestId: request.id,
+    start: process.hrtime.bigint(),
+    client,
+    clientVersion,
+    user: null,
+    rateLimits: [],
+    route: null,
+    errorFormat: isApiPath(request.url) ? 'json' : 'html'
+  }
+  const q = request.query as Record<string, unknown> | undefined
+  if (q !== undefined && q !== null && 'client' in q) setClientParam(request, q.client)
+}
+
+/** The access line's entry for a finished request, from its notes. */
+export function accessEntry (request: FastifyRequest, reply: FastifyReply, notes: RequestNotes): AccessEntry {
+  const ms = Math.round(Number(process.hrtime.bigint() - notes.start) / 1e6)
+  // Query strings can carry webhook api_keys: never write them to the log.
+  const q = request.url.indexOf('?')
+  const path = q === -1 ? request.url : request.url.slice(0, q)
+  return {
+    reqId: request.id,
+    method: request.method,
+    url: notes.route ?? request.routeOptions.url ?? path,
+    path,
+    statusCode: reply.statusCode,
+    responseTime: ms,
+    requester: notes.user === null ? 'unauth' : notes.user.user_id,
+    client: notes.client,
+    clientVersion: notes.clientVersion
+  }
+}
+
+/**
+ * Fastify's log controller (the `logController` server option, set by app.ts's
+ * `serverOptions`) is where Fastify marks a request's start and end for logging:
+ * `incomingRequest` as soon as Fastify has built the request (routed, 404 and
+ * framework-error requests alike), before any hook; `requestCompleted` when the
+ * response has finished or failed, after the route's onResponse hooks. Parley's
+ * notes begin in the first and its access line is its "request completed" line,
+ * written in the second. Fastify's other request lines (incoming request, route
+ * not found, the error log it would add to the error handler's) stay off, as
+ * `disableRequestLogging` leaves them.
+ *
+ * Why not a global onRequest and onResponse hook: Fastify runs hooks through a
+ * hook runner per request, and any onResponse hook puts every response on that
+ * path; these two calls are made on every request anyway (docs/decisions.md 23).
+ */
+export class RequestLog extends LogController {
+  constructor () {
+    super({ disableRequestLogging: true })
+  }
+
+  override incomingRequest (request: FastifyRequest): void {
+    startNotes(request)
+  }
+
+  override requestCompleted (_error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const notes = request.notes
+    // Only without the notes plugin (the app not registered) is there no writer.
+    const write = request.server.writeAccessLine as ((e: AccessEntry) => void) | undefined
+    if (notes === null || write === undefined) return
+    write(accessEntry(request, reply, notes))
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Writes one access line (RequestLog calls it when a request completes). */
+    writeAccessLine: (e: AccessEntry) => void
+  }
+}
+
 export default fp(async function notesPlugin (app: FastifyInstance) {
   app.decorateRequest('notes', null as unknown as RequestNotes)
   lazyRequestLoggers(app.log)
-  const writeAccessLine = accessLineWriter(app.log)
-
-  // Callback hooks, not async ones: they run on every request, and a promise
-  // each is measurable (docs/performance.md).
-  app.addHook('onRequest', (request, _reply, done) => {
-    const [client, clientVersion] = parseUserAgent(request.headers['user-agent'])
-    request.notes = {
-      requestId: request.id,
-      start: process.hrtime.bigint(),
-      client,
-      clientVersion,
-      user: null,
-      rateLimits: [],
-      route: null,
-      errorFormat: isApiPath(request.url) ? 'json' : 'html'
-    }
-    const q = request.query as Record<string, unknown> | undefined
-    if (q !== undefined && q !== null && 'client' in q) setClientParam(request, q.client)
-    done()
-  })
-
-  app.addHook('onResponse', (request, reply, done) => {
-    const notes = request.notes
-    if (notes === null) { done(); return }
-    const ms = Math.round(Number(process.hrtime.bigint() - notes.start) / 1e6)
-    // Query strings can carry webhook api_keys: never write them to the log.
-    const q = request.url.indexOf('?')
-    const path = q === -1 ? request.url : request.url.slice(0, q)
-    // The root logger with the id as a field: the same line as request.log would
-    // write, without building the request's child logger (lazyChildLogger).
-    writeAccessLine({
-      reqId: request.id,
-      method: request.method,
-      url: notes.route ?? request.routeOptions.url ?? path,
-      path,
-      statusCode: reply.statusCode,
-      responseTime: ms,
-      requester: notes.user === null ? 'unauth' : notes.user.user_id,
-      client: notes.client,
-      clientVersion: notes.clientVersion
-    })
-    done()
-  })
+  // The root logger with the id as a field: the same line as request.log would
+  // write, without building the request's child logger (lazyChildLogger).
+  app.decorate('writeAccessLine', accessLineWriter(app.log))
 }, { name: 'notes' })
