@@ -124,6 +124,19 @@ export async function startBaseline (o: { name: string, dir: string, payloadFile
   })
 }
 
+/** auth-baseline-server.js: `startBaseline`'s app plus @fastify/basic-auth checking the pairs of `usersFile` in a Map. */
+export async function startAuthBaseline (o: { name: string, dir: string, payloadFile: string, usersFile: string, path: string }): Promise<Server> {
+  return await startChild({
+    name: o.name,
+    script: join(dist, 'bench', 'auth-baseline-server.js'),
+    args: [o.payloadFile, o.usersFile, o.path],
+    nodeArgs: [],
+    dir: o.dir,
+    env: {},
+    urlPattern: /^listening (http:\/\/\S+)$/m
+  })
+}
+
 /** How many lines of a (log) file contain `needle`, read as a stream: an access log can be large. */
 export async function countLines (file: string, needle: string): Promise<number> {
   let n = 0

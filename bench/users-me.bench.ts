@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import parley, { serverOptions } from '../app.js'
 import { loadConfig } from '../plugins/app/config.js'
 import { RULES } from '../plugins/app/ratelimit.js'
-import { countLines, startBaseline, startParley, type Server } from './children.js'
+import { countLines, startAuthBaseline, startBaseline, startParley, type Server } from './children.js'
 import { printProfiles, profiledRun } from './cpuprofile.js'
 import { alternate, summarize, type Benchmark, type BenchOptions, type Row } from './harness.js'
 import { rotationScript } from './wrk.js'
@@ -24,7 +24,7 @@ const PER_KEY = Math.floor(PER_USER_BUDGET * 0.9)
 /** An upper bound for Parley's req/s on the machine: the key blocks are sized from it. */
 const MAX_RPS = 25_000
 
-interface Key { email: string, authorization: string }
+interface Key { email: string, apiKey: string, authorization: string }
 
 function basic (email: string, apiKey: string): string {
   return 'Basic ' + Buffer.from(`${email}:${apiKey}`).toString('base64')
@@ -50,7 +50,7 @@ async function seed (dataDir: string, count: number): Promise<Key[]> {
       await app.users.doCreateUser({ email, full_name: `Bench user ${n}`, role: 'member' })
       const row = await app.users.getRowByEmail(email)
       if (row === undefined) throw new Error(`seeded user ${email} is missing`)
-      keys.push({ email, authorization: basic(email, row.api_key) })
+      keys.push({ email, apiKey: row.api_key, authorization: basic(email, row.api_key) })
     }
     return keys
   } finally {
@@ -98,7 +98,7 @@ async function profileRound (opts: BenchOptions, dataDir: string, payloadFile: s
 
 const usersMe: Benchmark = {
   name: 'users-me',
-  description: 'GET /api/v1/users/me (Basic auth, rate limits on, access log at info) vs bare Fastify answering the same JSON',
+  description: 'GET /api/v1/users/me (Basic auth, rate limits on, access log at info) vs bare Fastify answering the same JSON; also Fastify with @fastify/basic-auth and a Map, the premise of the target',
   async run (opts) {
     // Each wrk run against Parley (limits on) gets its own block of keys, big enough
     // for MAX_RPS: counters live in the server process, so no key is ever reused.
@@ -140,12 +140,21 @@ const usersMe: Benchmark = {
       const offAnswer = await get(off.url + PATH, sample.authorization)
       if (offAnswer.text !== answer.text) throw new Error(`Parley with limits off answers differently: ${offAnswer.status} ${offAnswer.text}`)
       opts.log(`  payload: ${Buffer.byteLength(answer.text)} bytes of JSON, identical from Parley and the baseline`)
+      const usersFile = join(opts.dir, 'users.json')
+      writeFileSync(usersFile, JSON.stringify(Object.fromEntries(keys.map((k) => [k.email, k.apiKey]))))
+      const reference = await startAuthBaseline({ name: 'fastify-basic-auth', dir: opts.dir, payloadFile, usersFile, path: PATH })
+      servers.push(reference)
+      const refAnswer = await get(reference.url + PATH, sample.authorization)
+      const refRefused = await get(reference.url + PATH, basic(sample.email, 'x'.repeat(32)))
+      if (refAnswer.text !== answer.text || refRefused.status !== 401) throw new Error(`the basic-auth reference answered ${refAnswer.status} and, with a wrong key, ${refRefused.status}`)
 
       const script = rotationScript(join(opts.dir, 'rotate-keys.lua'), keys.map((k) => k.authorization), PER_KEY, 'GET', PATH)
       const measured = await alternate([
         { name: 'bare fastify', url: bare.url + PATH, script },
         { name: 'parley', url: on.url + PATH, script, scriptArgs: (run) => [String(blockStart(run)), String(blockSizes[run])] },
-        { name: 'parley, limits off', url: off.url + PATH, script }
+        { name: 'parley, limits off', url: off.url + PATH, script },
+        // Issue 2's premise for the 0.75 budget: this measured 0.94× bare Fastify.
+        { name: 'fastify + basic-auth + Map', url: reference.url + PATH, script }
       ], opts)
       const rows: Row[] = summarize(usersMe.name, measured)
 
