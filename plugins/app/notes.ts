@@ -217,7 +217,7 @@ export function accessEntry (request: FastifyRequest, reply: FastifyReply, notes
  *
  * Why not a global onRequest and onResponse hook: Fastify runs hooks through a
  * hook runner per request, and any onResponse hook puts every response on that
- * path; these two calls are made on every request anyway (docs/decisions.md 23).
+ * path; these two calls are made on every request anyway (docs/decisions.md 33).
  */
 export class RequestLog extends LogController {
   constructor () {
