@@ -232,8 +232,8 @@ t.test('a key read before a regeneration committed is not cached past it', async
   const gate = new Promise<void>((resolve) => { release = resolve })
   class SlowStore extends UserStore {
     held = false
-    override async getRowByEmail (email: string): ReturnType<UserStore['getRowByEmail']> {
-      const row = await super.getRowByEmail(email)
+    protected override async getRowByEmailKey (key: string): ReturnType<UserStore['getRowByEmail']> {
+      const row = await super.getRowByEmailKey(key)
       if (!this.held) { this.held = true; await gate }
       return row
     }
@@ -243,6 +243,7 @@ t.test('a key read before a regeneration committed is not cached past it', async
   await store.doRegenerateApiKey(u.id)
   release()
   await during
+  t.ok(store.held, 'the look-up was held open across the regeneration')
   await t.rejects(store.authenticate(u.email, u.apiKey), { code: 'UNAUTHORIZED' })
 })
 

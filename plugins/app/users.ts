@@ -89,7 +89,12 @@ export class UserStore {
     db.selectFrom('users').selectAll().where('email_key', '=', p.key))
 
   async getRowByEmail (email: string): Promise<UserRow | undefined> {
-    return await this.rowByEmailKey.executeTakeFirst(this.db, { key: emailKey(email) })
+    return await this.getRowByEmailKey(emailKey(email))
+  }
+
+  /** The row for an e-mail key (`emailKey`): the one look-up behind getRowByEmail and authenticate. */
+  protected async getRowByEmailKey (key: string): Promise<UserRow | undefined> {
+    return await this.rowByEmailKey.executeTakeFirst(this.db, { key })
   }
 
   async list (includeDeactivated: boolean): Promise<User[]> {
@@ -119,7 +124,7 @@ export class UserStore {
     const cached = this.authenticateCached(email, apiKey, scheme, key)
     if (cached !== undefined) return cached.row
     const generation = this.generation
-    const hit = { row: await this.rowByEmailKey.executeTakeFirst(this.db, { key }), user: undefined, until: Date.now() + AUTH_CACHE_MS }
+    const hit = { row: await this.getRowByEmailKey(key), user: undefined, until: Date.now() + AUTH_CACHE_MS }
     // A regeneration or deactivation that committed while we read may have made this
     // row stale; caching it would keep an old key alive for AUTH_CACHE_MS.
     if (generation === this.generation) {
