@@ -111,26 +111,16 @@ export async function startParley (o: ParleyOptions): Promise<Server> {
   })
 }
 
-/** The bare Fastify app of baseline-server.ts, answering `path` with the JSON text in `payloadFile`. */
-export async function startBaseline (o: { name: string, dir: string, payloadFile: string, path: string, nodeArgs?: string[] }): Promise<Server> {
+/**
+ * The Fastify app of baseline-server.ts, answering `path` with the JSON text in `payloadFile`;
+ * with `usersFile`, behind @fastify/basic-auth checking its pairs in a Map.
+ */
+export async function startBaseline (o: { name: string, dir: string, payloadFile: string, path: string, usersFile?: string, nodeArgs?: string[] }): Promise<Server> {
   return await startChild({
     name: o.name,
     script: join(dist, 'bench', 'baseline-server.js'),
-    args: [o.payloadFile, o.path],
+    args: [o.payloadFile, o.path, ...(o.usersFile === undefined ? [] : [o.usersFile])],
     nodeArgs: o.nodeArgs ?? [],
-    dir: o.dir,
-    env: {},
-    urlPattern: /^listening (http:\/\/\S+)$/m
-  })
-}
-
-/** auth-baseline-server.js: `startBaseline`'s app plus @fastify/basic-auth checking the pairs of `usersFile` in a Map. */
-export async function startAuthBaseline (o: { name: string, dir: string, payloadFile: string, usersFile: string, path: string }): Promise<Server> {
-  return await startChild({
-    name: o.name,
-    script: join(dist, 'bench', 'auth-baseline-server.js'),
-    args: [o.payloadFile, o.usersFile, o.path],
-    nodeArgs: [],
     dir: o.dir,
     env: {},
     urlPattern: /^listening (http:\/\/\S+)$/m

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import parley, { serverOptions } from '../app.js'
 import { loadConfig } from '../plugins/app/config.js'
 import { RULES } from '../plugins/app/ratelimit.js'
-import { countLines, startAuthBaseline, startBaseline, startParley, type Server } from './children.js'
+import { countLines, startBaseline, startParley, type Server } from './children.js'
 import { printProfiles, profiledRun } from './cpuprofile.js'
 import { alternate, summarize, type Benchmark, type BenchOptions, type Row } from './harness.js'
 import { rotationScript } from './wrk.js'
@@ -142,7 +142,7 @@ const usersMe: Benchmark = {
       opts.log(`  payload: ${Buffer.byteLength(answer.text)} bytes of JSON, identical from Parley and the baseline`)
       const usersFile = join(opts.dir, 'users.json')
       writeFileSync(usersFile, JSON.stringify(Object.fromEntries(keys.map((k) => [k.email, k.apiKey]))))
-      const reference = await startAuthBaseline({ name: 'fastify-basic-auth', dir: opts.dir, payloadFile, usersFile, path: PATH })
+      const reference = await startBaseline({ name: 'fastify-basic-auth', dir: opts.dir, payloadFile, usersFile, path: PATH })
       servers.push(reference)
       const refAnswer = await get(reference.url + PATH, sample.authorization)
       const refRefused = await get(reference.url + PATH, basic(sample.email, 'x'.repeat(32)))
