@@ -124,6 +124,35 @@ t.test('flush calls back only once everything sent before it is written; end wri
   t.equal(readFileSync(file, 'utf8'), `one\ntwo\nthree\n${pinoLine(entry(1), 5)}`)
 })
 
+t.test('lines sent while end is under way are written by the thread, before any line written after it', async (t) => {
+  const file = join(t.testdir(), 'log')
+  const fd = openSync(file, 'w')
+  t.teardown(() => { closeSync(fd) })
+  const thread = new LogThread(fd, { pollMs: 60_000 })
+  thread.write('one\n')
+  const expected = ['one\n']
+  const state = { ended: false }
+  const ended = new Promise<void>((resolve) => {
+    thread.end(() => {
+      state.ended = true
+      // The first line the main thread writes itself.
+      thread.write('after\n')
+      resolve()
+    })
+  })
+  // Lines sent after end asked for its flush, on every turn of the event loop until
+  // it calls back: some reach the ring after the thread has answered that flush.
+  for (let i = 0; !state.ended; i++) {
+    const line = `during ${i}\n`
+    thread.write(line)
+    expected.push(line)
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  await ended
+  expected.push('after\n')
+  t.equal(readFileSync(file, 'utf8'), expected.join(''))
+})
+
 t.test('when the log thread cannot start, the main thread writes every line itself', async (t) => {
   const file = join(t.testdir(), 'log')
   const fd = openSync(file, 'w')

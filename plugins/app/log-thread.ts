@@ -119,8 +119,17 @@ export class LogThread implements AccessSink {
   /** Writes everything pending, stops the log thread, then calls `cb`. Later lines are written synchronously. */
   end (cb?: () => void): void {
     this.ended = true
-    this.flush(() => {
+    let asked = Atomics.load(this.ctrl, HEAD)
+    const stop = (): void => {
       if (!this.direct) {
+        // Lines sent while the flush was under way (in the ring past the head it was
+        // asked at, or waiting in the overflow) are the thread's to write too: ask again.
+        const head = Atomics.load(this.ctrl, HEAD)
+        if (head !== asked || this.overflow.length > 0) {
+          asked = head
+          this.flush(stop)
+          return
+        }
         Atomics.store(this.ctrl, ENDING, 1)
         this.signal()
         // Everything sent so far is written: from now on the main thread writes, at once,
@@ -129,7 +138,8 @@ export class LogThread implements AccessSink {
         if (this.pumping !== null) clearTimeout(this.pumping)
       }
       cb?.()
-    })
+    }
+    this.flush(stop)
   }
 
   private readerGone (): boolean {
