@@ -20,8 +20,10 @@ export interface Row {
   contender: string
   rps: number
   p99Ms: number
-  /** req/s relative to the benchmark's baseline. */
+  /** req/s relative to the benchmark's baseline: the ratio of the two medians. */
   ratio: number | undefined
+  /** Where the ratio lies with 95 % confidence, from its rounds (`ratioInterval`). */
+  ratioInterval: readonly [number, number] | undefined
   /** Empty when the run is clean; otherwise why its figures must not be trusted. */
   warning: string
 }
@@ -100,11 +102,51 @@ export async function alternate (contenders: Contender[], opts: BenchOptions): P
   return measured
 }
 
+/** A seeded generator (mulberry32): the same rounds give the same interval. */
+function seeded (seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/**
+ * A 95 % percentile-bootstrap interval for median(rps) / median(baseRps), the ratio the
+ * table prints. Round i of both contenders ran in the same turn of the alternation, so
+ * rounds are resampled as pairs. On a machine whose speed moves from second to second,
+ * one run's ratio can land well away from the next run's; the interval says how far
+ * (docs/performance.md). Undefined with fewer than three rounds.
+ */
+export function ratioInterval (rps: number[], baseRps: number[], resamples = 2000): readonly [number, number] | undefined {
+  const n = Math.min(rps.length, baseRps.length)
+  if (n < 3) return undefined
+  const random = seeded(n * 7919 + resamples)
+  const ratios: number[] = []
+  const a: number[] = new Array<number>(n)
+  const b: number[] = new Array<number>(n)
+  for (let k = 0; k < resamples; k++) {
+    for (let j = 0; j < n; j++) {
+      const i = Math.floor(random() * n)
+      a[j] = rps[i] as number
+      b[j] = baseRps[i] as number
+    }
+    ratios.push(median(a) / median(b))
+  }
+  ratios.sort((x, y) => x - y)
+  return [ratios[Math.floor(0.025 * resamples)] as number, ratios[Math.ceil(0.975 * resamples) - 1] as number]
+}
+
 /** Medians of each contender, with req/s relative to `baseline` (the first contender by default). */
 export function summarize (benchmark: string, measured: Measured[], baseline = measured[0]): Row[] {
-  const baseRps = baseline === undefined ? undefined : median(baseline.rounds.map((r) => r.rps))
+  const baseRounds = baseline?.rounds.map((r) => r.rps)
+  const baseRps = baseRounds === undefined ? undefined : median(baseRounds)
   return measured.map((m) => {
-    const rps = median(m.rounds.map((r) => r.rps))
+    const rounds = m.rounds.map((r) => r.rps)
+    const rps = median(rounds)
     const warnings: string[] = []
     if (m.non2xx > 0) warnings.push(`${m.non2xx} non-2xx answers`)
     if (m.socketErrors > 0) warnings.push(`${m.socketErrors} socket errors`)
@@ -114,6 +156,7 @@ export function summarize (benchmark: string, measured: Measured[], baseline = m
       rps,
       p99Ms: median(m.rounds.map((r) => r.p99Ms)),
       ratio: baseRps === undefined || m === baseline ? undefined : rps / baseRps,
+      ratioInterval: baseRounds === undefined || m === baseline ? undefined : ratioInterval(rounds, baseRounds),
       warning: warnings.join(', ')
     }
   })

@@ -13,8 +13,8 @@ import { hasWrk } from './wrk.js'
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
-    rounds: { type: 'string', default: '3' },
-    seconds: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '6' },
+    seconds: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '3' },
     connections: { type: 'string', default: '32' },
     profile: { type: 'boolean', default: false },
@@ -82,10 +82,11 @@ for (const b of chosen) {
 }
 
 const width = Math.max(10, ...rows.map((r) => `${r.benchmark} / ${r.contender}`.length))
-console.log(`${'benchmark / contender'.padEnd(width)}  ${'req/s'.padStart(7)}  ${'p99'.padStart(10)}  ratio`)
+console.log(`${'benchmark / contender'.padEnd(width)}  ${'req/s'.padStart(7)}  ${'p99'.padStart(10)}  ratio  95 % interval`)
 for (const r of rows) {
   const ratio = r.ratio === undefined ? '     ' : `${r.ratio.toFixed(2)}×`
-  console.log(`${`${r.benchmark} / ${r.contender}`.padEnd(width)}  ${fmtRps(r.rps)}  ${fmtMs(r.p99Ms)}  ${ratio}${r.warning === '' ? '' : `  INVALID: ${r.warning}`}`)
+  const interval = r.ratioInterval === undefined ? (r.ratio === undefined ? '' : '  (too few rounds)') : `  ${r.ratioInterval[0].toFixed(2)}–${r.ratioInterval[1].toFixed(2)}`
+  console.log(`${`${r.benchmark} / ${r.contender}`.padEnd(width)}  ${fmtRps(r.rps)}  ${fmtMs(r.p99Ms)}  ${ratio}${interval}${r.warning === '' ? '' : `  INVALID: ${r.warning}`}`)
 }
 console.log(`\nload average after: ${load()}`)
 // Exit explicitly: a benchmark may leave an idle handle (a sweeper timer) behind.
