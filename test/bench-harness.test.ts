@@ -17,7 +17,6 @@ t.test('the interval holds the ratio of medians, and is the same for the same ro
   const ratio = median(parley) / median(base)
   t.ok(interval[0] <= ratio && ratio <= interval[1], `${ratio} in ${interval.join('–')}`)
   t.ok(interval[0] < interval[1], 'rounds that differ give an interval of some width')
-  t.ok(interval[0] >= Math.min(...parley.map((p, i) => p / (base[i] as number))) - 0.2, 'bounded below by the rounds')
   t.same(ratioInterval(parley, base), interval, 'seeded: the same rounds give the same interval')
 })
 
