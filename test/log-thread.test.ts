@@ -107,10 +107,7 @@ t.test('a small ring wraps and overflows without losing or reordering a byte', a
 })
 
 t.test('flush calls back only once everything sent before it is written; end writes the rest', async (t) => {
-  const file = join(t.testdir(), 'log')
-  const fd = openSync(file, 'w')
-  t.teardown(() => { closeSync(fd) })
-  const thread = new LogThread(fd, { pollMs: 60_000 })
+  const { thread, file } = threadOn(t, { pollMs: 60_000 })
   thread.write('one\n')
   await flushed(thread)
   t.equal(readFileSync(file, 'utf8'), 'one\n', 'written although the thread would not look for a minute')
@@ -125,10 +122,7 @@ t.test('flush calls back only once everything sent before it is written; end wri
 })
 
 t.test('lines sent while end is under way are written by the thread, before any line written after it', async (t) => {
-  const file = join(t.testdir(), 'log')
-  const fd = openSync(file, 'w')
-  t.teardown(() => { closeSync(fd) })
-  const thread = new LogThread(fd, { pollMs: 60_000 })
+  const { thread, file } = threadOn(t, { pollMs: 60_000 })
   thread.write('one\n')
   const expected = ['one\n']
   const state = { ended: false }
@@ -154,14 +148,11 @@ t.test('lines sent while end is under way are written by the thread, before any 
 })
 
 t.test('when the log thread cannot start, the main thread writes every line itself', async (t) => {
-  const file = join(t.testdir(), 'log')
-  const fd = openSync(file, 'w')
-  t.teardown(() => { closeSync(fd) })
   const stderr: string[] = []
   const write = process.stderr.write
   process.stderr.write = ((s: string) => { stderr.push(s); return true }) as typeof process.stderr.write
   t.teardown(() => { process.stderr.write = write })
-  const thread = new LogThread(fd, { workerUrl: new URL('./no-such-worker.js', import.meta.url) })
+  const { thread, file } = threadOn(t, { workerUrl: new URL('./no-such-worker.js', import.meta.url) })
   thread.write('before\n')
   thread[ACCESS_SINK](CHINDINGS, 7, entry(2))
   await new Promise((resolve) => { setTimeout(resolve, 500) })
