@@ -7,6 +7,7 @@ import errorsPlugin from './plugins/app/errors.js'
 import formbody from './plugins/external/formbody.js'
 import basicAuth from './plugins/external/basic-auth.js'
 import staticFiles from './plugins/external/static.js'
+import assets from './plugins/app/pages/assets.js'
 import db from './plugins/app/db.js'
 import bus from './plugins/app/bus.js'
 import users from './plugins/app/users.js'
@@ -62,5 +63,6 @@ export default async function parley (app: FastifyInstance, opts: AppOptions): P
 
   await app.register(rest, { resources })
   await app.register(openapi)
+  await app.register(assets)
   await app.register(staticFiles)
 }
