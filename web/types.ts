@@ -1,0 +1,83 @@
+// The shapes the web app reads from the /json API (SPEC §6, §7) and the page's bootstrap JSON.
+
+export interface Bootstrap {
+  user_id: number
+  email: string
+  full_name: string
+  is_admin: boolean
+  language: string
+  languages: Array<{ code: string, name: string }>
+  realm_name: string
+  translations?: Record<string, unknown>
+}
+
+export interface User {
+  user_id: number
+  email: string
+  full_name: string
+  is_bot: boolean
+  is_active: boolean
+  avatar_url: string
+}
+
+export interface Stream {
+  stream_id: number
+  name: string
+  description: string
+  invite_only: boolean
+}
+
+export interface Recipient { id: number, email: string, full_name: string }
+
+export interface Message {
+  id: number
+  sender_id: number
+  sender_email: string
+  sender_full_name: string
+  type: 'stream' | 'direct'
+  stream_id?: number
+  display_recipient: string | Recipient[]
+  topic: string
+  content: string
+  content_markdown: string
+  timestamp: number
+  last_edit_timestamp: number | null
+  /** Present once the server keeps read state: ['read'] or []. */
+  flags?: string[]
+}
+
+export interface Presence { status: 'active' | 'idle', timestamp: number }
+
+export interface UnreadMsgs {
+  count: number
+  streams: Array<{ stream_id: number, topic: string, unread_message_ids: number[] }>
+  pms: Array<{ other_user_id: number, unread_message_ids: number[] }>
+  huddles: Array<{ user_ids_string: string, unread_message_ids: number[] }>
+}
+
+export interface RegisterResponse {
+  queue_id: string
+  last_event_id: number
+  realm_users?: User[]
+  subscriptions?: Stream[]
+  presences?: Record<string, Presence>
+  max_message_id?: number
+  unread_msgs?: UnreadMsgs
+}
+
+export interface MessagesPage {
+  messages: Message[]
+  found_anchor: boolean
+  found_newest: boolean
+  found_oldest: boolean
+}
+
+/** What the message list shows. `dm` holds the other participants (just me for notes to self). */
+export type Narrow =
+  | { kind: 'all' }
+  | { kind: 'stream', streamId: number }
+  | { kind: 'topic', streamId: number, topic: string }
+  | { kind: 'dm', userIds: number[] }
+  | { kind: 'search', query: string }
+
+export type ServerEvent = { id: number, type: string } & Record<string, unknown>
