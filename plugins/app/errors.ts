@@ -1,6 +1,7 @@
 // Coded errors (SPEC §2) and the one handler that shapes every error answer.
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { isApiPath } from './notes.js'
 
 export type ErrorCode =
   | 'BAD_REQUEST'
@@ -52,6 +53,11 @@ const STATUS: Record<ErrorCode, number> = {
  * answer, never logged with a stack, so none is captured: under Fastify's hook chain a
  * stack trace cost ~18 µs, which a client hammering past its rate limit (429) or with
  * a bad key (401) would make the server pay on every request (docs/performance.md).
+ *
+ * `message` is the English msg. `key` and `vars` name it in the locale files
+ * (`error.*` in locales/<lang>.json), so the error handler can answer it in the
+ * visitor's language (SPEC §8); without a key, the English text itself is looked up
+ * there (plugins/app/pages/i18n.ts). `code` is never translated.
  */
 export class ParleyError extends Error {
   readonly statusCode: number
@@ -59,7 +65,9 @@ export class ParleyError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly extra: Record<string, unknown> = {},
-    readonly headers: Record<string, string> = {}
+    readonly headers: Record<string, string> = {},
+    readonly key?: string,
+    readonly vars?: Record<string, string | number>
   ) {
     const limit = Error.stackTraceLimit
     Error.stackTraceLimit = 0
@@ -70,34 +78,46 @@ export class ParleyError extends Error {
   }
 }
 
-/** The errors of the contract, made in one place so every msg reads the same. */
+/**
+ * The errors of the contract, made in one place so every msg reads the same. Each
+ * fixed message carries its locale key; the free-form ones (badRequest(msg), …) are
+ * looked up by their English text when translated.
+ */
 export const errors = {
   badRequest: (msg: string) => new ParleyError('BAD_REQUEST', msg),
-  missing: (name: string) => new ParleyError('REQUEST_VARIABLE_MISSING', `Missing '${name}' argument`, { var_name: name }),
-  invalid: (name: string, why?: string) =>
-    new ParleyError('REQUEST_VARIABLE_INVALID', why === undefined ? `Invalid '${name}'` : `Invalid '${name}': ${why}`, { var_name: name }),
+  missing: (name: string) =>
+    new ParleyError('REQUEST_VARIABLE_MISSING', `Missing '${name}' argument`, { var_name: name }, {}, 'error.missing', { name }),
+  invalid: (name: string, why?: string) => why === undefined
+    ? new ParleyError('REQUEST_VARIABLE_INVALID', `Invalid '${name}'`, { var_name: name }, {}, 'error.invalid', { name })
+    : new ParleyError('REQUEST_VARIABLE_INVALID', `Invalid '${name}': ${why}`, { var_name: name }, {}, 'error.invalid_because', { name, why }),
   invalidJson: (what = 'Malformed JSON') => new ParleyError('INVALID_JSON', what),
-  invalidJsonParam: (name: string) => new ParleyError('INVALID_JSON', `Argument '${name}' is not valid JSON`, { var_name: name }),
-  badQueue: (id: string) => new ParleyError('BAD_EVENT_QUEUE_ID', `Bad event queue ID: ${id}`, { queue_id: id }),
+  invalidJsonParam: (name: string) =>
+    new ParleyError('INVALID_JSON', `Argument '${name}' is not valid JSON`, { var_name: name }, {}, 'error.invalid_json_param', { name }),
+  badQueue: (id: string) => new ParleyError('BAD_EVENT_QUEUE_ID', `Bad event queue ID: ${id}`, { queue_id: id }, {}, 'error.bad_queue', { id }),
   unauthorized: (msg = 'Not logged in: API authentication or user session required', scheme: 'Basic' | 'Session' = 'Basic') =>
     new ParleyError('UNAUTHORIZED', msg, {}, { 'www-authenticate': `${scheme} realm="parley"` }),
   deactivated: (scheme: 'Basic' | 'Session' = 'Basic') =>
-    new ParleyError('USER_DEACTIVATED', 'Account is deactivated', {}, { 'www-authenticate': `${scheme} realm="parley"` }),
-  invalidApiKey: () => new ParleyError('INVALID_API_KEY', 'Invalid API key'),
-  notAdmin: () => new ParleyError('UNAUTHORIZED_PRINCIPAL', 'Must be an organization administrator'),
+    new ParleyError('USER_DEACTIVATED', 'Account is deactivated', {}, { 'www-authenticate': `${scheme} realm="parley"` }, 'error.deactivated'),
+  invalidApiKey: () => new ParleyError('INVALID_API_KEY', 'Invalid API key', {}, {}, 'error.invalid_api_key'),
+  notAdmin: () => new ParleyError('UNAUTHORIZED_PRINCIPAL', 'Must be an organization administrator', {}, {}, 'error.not_admin'),
   forbidden: (msg: string) => new ParleyError('UNAUTHORIZED_PRINCIPAL', msg),
   csrf: (reason: string) => new ParleyError('CSRF_FAILED', `CSRF error: ${reason}`, { reason }),
   notFound: (msg = 'Not found') => new ParleyError('NOT_FOUND', msg),
+  pageNotFound: () => new ParleyError('NOT_FOUND', 'Page not found', {}, {}, 'error.page_not_found'),
   methodNotAllowed: (allowed: string[]) =>
-    new ParleyError('METHOD_NOT_ALLOWED', 'Method Not Allowed', { allowed_methods: allowed }, { allow: allowed.join(', ') }),
+    new ParleyError('METHOD_NOT_ALLOWED', 'Method Not Allowed', { allowed_methods: allowed }, { allow: allowed.join(', ') }, 'error.method_not_allowed'),
   alreadyExists: (msg: string) => new ParleyError('ALREADY_EXISTS', msg),
   noChange: (msg: string) => new ParleyError('NO_CHANGE', msg),
-  tooLarge: () => new ParleyError('PAYLOAD_TOO_LARGE', 'Request body too large'),
-  unsupportedMediaType: (type: string) =>
-    new ParleyError('UNSUPPORTED_MEDIA_TYPE', type === '' ? 'Unsupported media type: the body has no Content-Type' : `Unsupported media type: ${type}`),
+  tooLarge: () => new ParleyError('PAYLOAD_TOO_LARGE', 'Request body too large', {}, {}, 'error.too_large'),
+  unsupportedMediaType: (type: string) => type === ''
+    ? new ParleyError('UNSUPPORTED_MEDIA_TYPE', 'Unsupported media type: the body has no Content-Type', {}, {}, 'error.no_media_type')
+    : new ParleyError('UNSUPPORTED_MEDIA_TYPE', `Unsupported media type: ${type}`, {}, {}, 'error.unsupported_media_type', { type }),
   rateLimited: (retryAfter: number) =>
-    new ParleyError('RATE_LIMIT_HIT', 'API usage exceeded rate limit', { 'retry-after': retryAfter }, { 'retry-after': String(retryAfter) }),
-  notReady: () => new ParleyError('SERVER_NOT_READY', 'Server is not ready, try again later')
+    new ParleyError('RATE_LIMIT_HIT', 'API usage exceeded rate limit', { 'retry-after': retryAfter }, { 'retry-after': String(retryAfter) }, 'error.rate_limited'),
+  notReady: () => new ParleyError('SERVER_NOT_READY', 'Server is not ready, try again later', {}, {}, 'error.not_ready'),
+  internal: () => new ParleyError('INTERNAL_SERVER_ERROR', 'Internal server error', {}, {}, 'error.internal'),
+  /** A URL whose percent-encoding does not decode (Fastify's FST_ERR_BAD_URL). */
+  badUrl: () => new ParleyError('BAD_REQUEST', 'Malformed URL', {}, {}, 'error.malformed_url')
 }
 
 /**
@@ -154,17 +174,42 @@ export function toParleyError (err: unknown, contentType = ''): ParleyError | un
   return undefined
 }
 
-export function sendError (request: FastifyRequest, reply: FastifyReply, err: ParleyError): FastifyReply {
+/**
+ * What the page side (plugins/app/pages/) adds to error answers: the msg in the
+ * visitor's language, and the HTML error pages. Registered later than this plugin,
+ * so it fills a slot here instead of being imported (imports only point down).
+ */
+export interface ErrorLocalizer {
+  /** `err`'s msg in the language of the request (cookie, then Accept-Language); its English text for `en`. */
+  message: (request: FastifyRequest, err: ParleyError) => string
+  /** Answers `err` as an HTML page in the visitor's language. */
+  page: (request: FastifyRequest, reply: FastifyReply, err: ParleyError) => FastifyReply | Promise<FastifyReply>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    errorLocalizer: { current: ErrorLocalizer | undefined }
+  }
+}
+
+/** JSON under /api/v1 and /json, HTML elsewhere (from the notes; by path before they exist). */
+export function errorFormat (request: FastifyRequest): 'json' | 'html' {
+  return request.notes?.errorFormat ?? (isApiPath(request.url) ? 'json' : 'html')
+}
+
+export function sendError (request: FastifyRequest, reply: FastifyReply, err: ParleyError): FastifyReply | Promise<FastifyReply> {
   for (const [name, value] of Object.entries(err.headers)) reply.header(name, value)
   reply.code(err.statusCode)
-  if (request.notes?.errorFormat === 'html') {
+  const localizer = (request.server as FastifyInstance | undefined)?.errorLocalizer?.current
+  if (errorFormat(request) === 'html') {
+    if (localizer !== undefined) return localizer.page(request, reply, err)
     return reply.type('text/html; charset=utf-8').send(
       `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${err.statusCode}</title></head>` +
       `<body><h1>${err.statusCode}</h1><p>${escapeHtml(err.message)}</p></body></html>`)
   }
   return reply.type('application/json; charset=utf-8').send({
     result: 'error',
-    msg: err.message,
+    msg: localizer === undefined ? err.message : localizer.message(request, err),
     code: err.code,
     ...err.extra
   })
@@ -175,6 +220,7 @@ export function escapeHtml (s: string): string {
 }
 
 export default fp(async function errorsPlugin (app: FastifyInstance) {
+  app.decorate('errorLocalizer', { current: undefined })
   app.setErrorHandler(function (error, request, reply) {
     const coded = toParleyError(error, (request.headers['content-type'] ?? '').split(';')[0]?.trim())
     if (coded !== undefined) {
@@ -183,12 +229,12 @@ export default fp(async function errorsPlugin (app: FastifyInstance) {
     }
     // The cause is logged with the request id; the client learns nothing of it.
     request.log.error({ err: error }, 'unexpected error')
-    return sendError(request, reply, new ParleyError('INTERNAL_SERVER_ERROR', 'Internal server error'))
+    return sendError(request, reply, errors.internal())
   })
 
   // Unknown API paths (with or without credentials) get the JSON 404; other
   // unknown paths get the HTML 404 page, chosen by the request notes.
   app.setNotFoundHandler(function (request, reply) {
-    return sendError(request, reply, errors.notFound(request.notes?.errorFormat === 'html' ? 'Page not found' : 'Not found'))
+    return sendError(request, reply, errorFormat(request) === 'html' ? errors.pageNotFound() : errors.notFound())
   })
 }, { name: 'errors', dependencies: ['notes'] })

@@ -1,0 +1,253 @@
+// Internationalization (SPEC §8): the locale files, i18next's lookup and CLDR plurals,
+// the visitor's language (prefix, cookie, Accept-Language, en), and API error msgs
+// in that language.
+import fp from 'fastify-plugin'
+import i18next, { type i18n as I18next, type TFunction } from 'i18next'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { existsSync, readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { ParleyError } from '../errors.js'
+import { BoundedMap } from '../bounded-map.js'
+
+export const LANGUAGES = [
+  { code: 'en', name: 'English' },
+  { code: 'de', name: 'Deutsch' },
+  { code: 'zh-hans', name: '简体中文' }
+] as const
+export type Lang = typeof LANGUAGES[number]['code']
+export const LANGUAGE_CODES: readonly Lang[] = LANGUAGES.map((l) => l.code)
+export const DEFAULT_LANG: Lang = 'en'
+export const LANGUAGE_COOKIE = 'parley_language'
+
+/** locales/ beside the sources, or three levels up when running from dist/. */
+export const LOCALES_DIR = ['../../../locales', '../../../../locales']
+  .map((p) => fileURLToPath(new URL(p, import.meta.url)))
+  .find((p) => existsSync(p)) ?? fileURLToPath(new URL('../../../locales', import.meta.url))
+
+export type Catalog = Record<string, unknown>
+
+export function readLocale (lang: Lang, dir = LOCALES_DIR): Catalog {
+  return JSON.parse(readFileSync(`${dir}/${lang}.json`, 'utf8')) as Catalog
+}
+
+export function isLang (s: unknown): s is Lang {
+  return s === 'en' || s === 'de' || s === 'zh-hans'
+}
+
+/** One Accept-Language tag → our language, or undefined. zh-TW/HK/MO/Hant are not Simplified: skipped. */
+export function langOfTag (tag: string): Lang | undefined {
+  const t = tag.trim().toLowerCase()
+  const primary = t.split('-', 1)[0]
+  if (primary === 'en') return 'en'
+  if (primary === 'de') return 'de'
+  if (primary === 'zh') {
+    if (t === 'zh' || t.startsWith('zh-hans') || t === 'zh-cn' || t === 'zh-sg' || t === 'zh-my') return 'zh-hans'
+    return undefined
+  }
+  return undefined
+}
+
+const negotiated = new BoundedMap<string, Lang | null>(1000)
+
+/** The best of our languages for an Accept-Language header (q-values honoured; ties keep header order). */
+export function negotiate (header: string | undefined): Lang | undefined {
+  if (header === undefined || header === '') return undefined
+  const known = negotiated.get(header)
+  if (known !== undefined) return known ?? undefined
+  let best: Lang | undefined
+  let bestQ = 0
+  for (const part of header.slice(0, 1000).split(',')) {
+    const [tag = '', ...params] = part.split(';')
+    let q = 1
+    for (const p of params) {
+      const [k, v] = p.split('=')
+      if (k?.trim() === 'q' && v !== undefined) q = Number(v)
+    }
+    if (!(q > bestQ) || q > 1) continue
+    const lang = langOfTag(tag)
+    if (lang !== undefined) { best = lang; bestQ = q }
+  }
+  negotiated.set(header, best ?? null)
+  return best
+}
+
+/** One cookie's value from a Cookie header, without a parser (API errors and the 404 page use it). */
+export function cookieValue (header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined
+  let at = 0
+  while (at < header.length) {
+    const start = header.indexOf(name, at)
+    if (start === -1) return undefined
+    const before = start === 0 ? ';' : header[start - 1]
+    const eq = start + name.length
+    if ((before === ';' || before === ' ') && header[eq] === '=') {
+      const end = header.indexOf(';', eq)
+      const raw = header.slice(eq + 1, end === -1 ? undefined : end).trim()
+      try { return decodeURIComponent(raw) } catch { return raw }
+    }
+    at = eq
+  }
+  return undefined
+}
+
+/** The language of an unprefixed request: cookie, then Accept-Language, then en. */
+export function requestLang (request: FastifyRequest): Lang {
+  const cookie = cookieValue(request.headers.cookie, LANGUAGE_COOKIE)
+  if (isLang(cookie)) return cookie
+  return negotiate(request.headers['accept-language']) ?? DEFAULT_LANG
+}
+
+/** `/de/features` → 'de'; `/features` → undefined. */
+export function prefixLang (url: string): Lang | undefined {
+  for (const lang of LANGUAGE_CODES) {
+    if (url.startsWith(`/${lang}`)) {
+      const next = url.charCodeAt(lang.length + 1)
+      if (Number.isNaN(next) || next === 47 /* / */ || next === 63 /* ? */) return lang
+    }
+  }
+  return undefined
+}
+
+/** Leaves of a nested catalog as dotted keys. */
+export function flatten (obj: Catalog, prefix = '', out: Record<string, string> = {}): Record<string, string> {
+  for (const [k, v] of Object.entries(obj)) {
+    const key = prefix === '' ? k : `${prefix}.${k}`
+    if (typeof v === 'string') out[key] = v
+    else if (typeof v === 'object' && v !== null) flatten(v as Catalog, key, out)
+  }
+  return out
+}
+
+export const PLURAL_SUFFIX = /_(zero|one|two|few|many|other)$/
+
+interface Pattern { key: string, re: RegExp, names: string[] }
+
+/**
+ * Finds the key of an English error msg built without one (`errors.badRequest('Nothing
+ * to change')`, `errors.notFound(\`Stream '${name}' does not exist\`)`): exact texts by a
+ * map, texts with placeholders by a pattern made from the English catalog.
+ */
+export class MessageIndex {
+  private readonly exact = new Map<string, string>()
+  private readonly patterns: Pattern[] = []
+
+  constructor (english: Record<string, string>, section: string) {
+    for (const [full, text] of Object.entries(english)) {
+      if (!full.startsWith(section + '.')) continue
+      const key = full.replace(PLURAL_SUFFIX, '')
+      const names: string[] = []
+      const source = text.split(/\{\{(\w+)\}\}/).map((piece, i) => {
+        if (i % 2 === 1) { names.push(piece); return '(.+?)' }
+        return piece.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+      }).join('')
+      if (names.length === 0) { if (!this.exact.has(text)) this.exact.set(text, key) } else this.patterns.push({ key, re: new RegExp(`^${source}$`, 's'), names })
+    }
+    // The most literal text first: `CSRF error: CSRF token missing.` before `CSRF error: {{reason}}`.
+    this.patterns.sort((a, b) => b.re.source.length - a.re.source.length)
+  }
+
+  find (text: string): { key: string, vars: Record<string, string | number> } | undefined {
+    const key = this.exact.get(text)
+    if (key !== undefined) return { key, vars: {} }
+    for (const p of this.patterns) {
+      const m = p.re.exec(text)
+      if (m === null) continue
+      const vars: Record<string, string | number> = {}
+      p.names.forEach((name, i) => { const v = m[i + 1] as string; vars[name] = name === 'count' ? Number(v) : v })
+      return { key: p.key, vars }
+    }
+    return undefined
+  }
+}
+
+export class I18n {
+  readonly languages = LANGUAGES
+  private readonly fixed: Record<Lang, TFunction>
+  private readonly errorIndex: MessageIndex
+  private readonly reasonIndex: MessageIndex
+  readonly catalogs: Record<Lang, Catalog>
+
+  constructor (catalogs: Record<Lang, Catalog>) {
+    this.catalogs = catalogs
+    const instance: I18next = i18next.createInstance()
+    // Synchronous with initAsync: false and in-memory resources; the promise only repeats that.
+    instance.init({
+      initAsync: false,
+      resources: Object.fromEntries(LANGUAGE_CODES.map((l) => [l, { translation: catalogs[l] }])),
+      lng: DEFAULT_LANG,
+      fallbackLng: DEFAULT_LANG,
+      supportedLngs: [...LANGUAGE_CODES],
+      lowerCaseLng: true,
+      load: 'currentOnly',
+      // Templates escape (eta's auto-escaping); JSON needs none.
+      interpolation: { escapeValue: false },
+      returnNull: false,
+      showSupportNotice: false
+    } as Parameters<I18next['init']>[0]).catch(() => {})
+    this.fixed = Object.fromEntries(LANGUAGE_CODES.map((l) => [l, instance.getFixedT(l)])) as Record<Lang, TFunction>
+    const english = flatten(catalogs.en)
+    this.errorIndex = new MessageIndex(english, 'error')
+    this.reasonIndex = new MessageIndex(english, 'error.why')
+  }
+
+  /** The translate function of one language. */
+  t (lang: Lang): TFunction { return this.fixed[lang] }
+
+  /** The web app's strings of one language (the `web` section), for the app shell's bootstrap. */
+  web (lang: Lang): Catalog {
+    return (this.catalogs[lang].web as Catalog | undefined) ?? {}
+  }
+
+  /** The key and variables of an error, from the error itself or found by its English text. */
+  errorKey (err: ParleyError): { key: string, vars: Record<string, string | number> } | undefined {
+    if (err.key !== undefined) return { key: err.key, vars: err.vars ?? {} }
+    return this.errorIndex.find(err.message)
+  }
+
+  /** `err`'s msg in `lang`; the English text when no key is known. */
+  errorMessage (lang: Lang, err: ParleyError): string {
+    if (lang === DEFAULT_LANG) return err.message
+    const found = this.errorKey(err)
+    if (found === undefined) return err.message
+    const vars: Record<string, string | number> = { ...found.vars }
+    if (typeof vars.why === 'string') {
+      const why = this.reasonIndex.find(vars.why)
+      if (why !== undefined) vars.why = this.fixed[lang](why.key, why.vars)
+    }
+    return this.fixed[lang](found.key, vars)
+  }
+}
+
+/** Every language's catalog, with the web app's strings from web/locales/ when locales/ has none yet. */
+export function loadCatalogs (dir = LOCALES_DIR): Record<Lang, Catalog> {
+  const out = {} as Record<Lang, Catalog>
+  for (const lang of LANGUAGE_CODES) {
+    const catalog = readLocale(lang, dir)
+    const webFile = `${dir}/../web/locales/${lang}.json`
+    if (catalog.web === undefined && existsSync(webFile)) {
+      const web = JSON.parse(readFileSync(webFile, 'utf8')) as Catalog
+      catalog.web = (web.web as Catalog | undefined) ?? web
+    }
+    out[lang] = catalog
+  }
+  return out
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    i18n: I18n
+  }
+}
+
+export default fp(async function i18nPlugin (app: FastifyInstance) {
+  const i18n = new I18n(loadCatalogs())
+  app.decorate('i18n', i18n)
+  // JSON error msgs follow the cookie, then Accept-Language (SPEC §8). Only error
+  // answers pay for this; a request with neither header stays English for free.
+  const previous = app.errorLocalizer.current
+  app.errorLocalizer.current = {
+    message: (request, err) => i18n.errorMessage(requestLang(request), err),
+    page: previous?.page ?? ((_request: FastifyRequest, reply: FastifyReply, err: ParleyError) =>
+      reply.type('text/plain; charset=utf-8').send(err.message))
+  }
+}, { name: 'i18n', dependencies: ['errors'] })
