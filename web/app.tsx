@@ -9,6 +9,7 @@ import { Compose } from './compose'
 import { dmKey, narrowKey, narrowToHash } from './narrow'
 import { currentLanguage, t } from './i18n'
 import { api } from './api'
+import { StreamMark } from './icons'
 
 function Title ({ store }: { store: Store }) {
   const n = store.view.narrow
@@ -17,13 +18,13 @@ function Title ({ store }: { store: Store }) {
     case 'all': return <h1 class='narrow-title'>{t('sidebar.all_messages')}</h1>
     case 'stream': return (
       <h1 class='narrow-title'>
-        <span class='stream-mark'>{stream?.invite_only === true ? '🔒' : '#'}</span>{stream?.name ?? '?'}
+        <StreamMark private={stream?.invite_only === true} />{stream?.name ?? '?'}
         {stream !== undefined && stream.description !== '' && <span class='narrow-sub'>{stream.description}</span>}
       </h1>
     )
     case 'topic': return (
       <h1 class='narrow-title'>
-        <a href={narrowToHash({ kind: 'stream', streamId: n.streamId })}><span class='stream-mark'>{stream?.invite_only === true ? '🔒' : '#'}</span>{stream?.name ?? '?'}</a>
+        <a href={narrowToHash({ kind: 'stream', streamId: n.streamId })}><StreamMark private={stream?.invite_only === true} />{stream?.name ?? '?'}</a>
         <span class='narrow-sep'>›</span>{n.topic}
       </h1>
     )
@@ -52,6 +53,29 @@ function switchLanguage (code: string): void {
   // The cookie the pages read (B's POST /language sets the same one); a language prefix in the path would win, so drop it.
   document.cookie = `parley_language=${encodeURIComponent(code)}; path=/; max-age=31536000; samesite=lax`
   location.reload()
+}
+
+/** Who is signed in, the language switcher and logout: in the top bar, or at the foot of the sidebar on phones. */
+function Account ({ store, where }: { store: Store, where: string }) {
+  const me = store.me
+  return (
+    <div class={where}>
+      <select
+        class='language' aria-label={t('topbar.language')} value={currentLanguage()}
+        onChange={(e) => { switchLanguage((e.target as HTMLSelectElement).value) }}
+      >
+        {me.languages.map((l) => <option key={l.code} value={l.code}>{l.name}</option>)}
+      </select>
+      <span class='me' title={me.email}>
+        <span class={`presence presence-${store.presenceOf(me.user_id)}`} />
+        <span class='me-name'>{me.full_name}</span>
+      </span>
+      <form class='logout' method='post' action='/logout'>
+        <input type='hidden' name='csrf_token' value={api.csrfToken()} />
+        <button type='submit' class='link-button'>{t('topbar.logout')}</button>
+      </form>
+    </div>
+  )
 }
 
 export function App ({ store }: { store: Store }) {
@@ -96,26 +120,12 @@ export function App ({ store }: { store: Store }) {
             onInput={(e) => { setQuery((e.target as HTMLInputElement).value) }}
           />
         </form>
-        <div class='topbar-right'>
-          <select
-            class='language' aria-label={t('topbar.language')} value={currentLanguage()}
-            onChange={(e) => { switchLanguage((e.target as HTMLSelectElement).value) }}
-          >
-            {me.languages.map((l) => <option key={l.code} value={l.code}>{l.name}</option>)}
-          </select>
-          <span class='me' title={me.email}>
-            <span class={`presence presence-${store.presenceOf(me.user_id)}`} />
-            <span class='me-name'>{me.full_name}</span>
-          </span>
-          <form class='logout' method='post' action='/logout'>
-            <input type='hidden' name='csrf_token' value={api.csrfToken()} />
-            <button type='submit' class='link-button'>{t('topbar.logout')}</button>
-          </form>
-        </div>
+        <Account store={store} where='topbar-right' />
       </header>
       {!store.connected && <div class='banner' role='status'>{t('connection.reconnecting')}</div>}
       <aside class='sidebar'>
         <Sidebar store={store} onNavigate={() => { setMenuOpen(false) }} />
+        <Account store={store} where='sidebar-account' />
       </aside>
       <div class='scrim' onClick={() => { setMenuOpen(false) }} />
       <main class='main'>

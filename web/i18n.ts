@@ -1,10 +1,15 @@
 // The web app's strings: the page hands over the current language's `web` section in the
 // bootstrap JSON; the bundled English is the fallback. Keys and placeholders follow i18next
 // (`{{name}}`, plural forms as `key_one`/`key_other`…), so the lead can fold web/locales/*.json
-// into locales/<lang>.json under `web`. Plural categories come from Intl.PluralRules (CLDR).
+// into locales/<lang>.json under `web`; until a page hands them over (an empty section), the
+// bundled copy of the same language is used. Plural categories come from Intl.PluralRules (CLDR).
 import en from './locales/en.json'
+import de from './locales/de.json'
+import zhHans from './locales/zh-hans.json'
 
 type Dict = Record<string, unknown>
+
+const BUNDLED: Record<string, Dict> = { en, de, 'zh-hans': zhHans }
 
 let strings: Dict = en
 let language = 'en'
@@ -12,7 +17,7 @@ let plurals = new Intl.PluralRules('en')
 
 export function setupI18n (lang: string, translations: Dict | undefined): void {
   language = lang
-  strings = translations ?? en
+  strings = translations !== undefined && Object.keys(translations).length > 0 ? translations : BUNDLED[lang] ?? en
   try {
     plurals = new Intl.PluralRules(lang === 'zh-hans' ? 'zh-Hans' : lang)
   } catch {

@@ -64,6 +64,11 @@ export function MessageList ({ store }: { store: Store }) {
     anchor.current = first === undefined ? null : { firstId: first.id, height: el.scrollHeight }
   })
 
+  // The first list shown: a mark the browser tests read (navigation → first message list).
+  useEffect(() => {
+    if (!v.loading && performance.getEntriesByName('parley:first-list').length === 0) performance.mark('parley:first-list')
+  }, [v.loading])
+
   // A new narrow starts at the bottom.
   useLayoutEffect(() => { atBottom.current = true }, [v.key])
 

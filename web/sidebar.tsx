@@ -5,6 +5,7 @@ import type { Store } from './store'
 import type { Narrow } from './types'
 import { dmKey, narrowKey, narrowToHash, topicKey } from './narrow'
 import { t } from './i18n'
+import { StreamMark } from './icons'
 
 const MAX_TOPICS = 12
 
@@ -49,7 +50,7 @@ export function Sidebar ({ store, onNavigate }: { store: Store, onNavigate: () =
             <li key={s.stream_id}>
               {link({ kind: 'stream', streamId: s.stream_id }, (
                 <span class='nav-label'>
-                  <span class='stream-mark' aria-hidden='true'>{s.invite_only ? '🔒' : '#'}</span>{s.name}
+                  <StreamMark private={s.invite_only} />{s.name}
                 </span>
               ), counts.get(`s:${s.stream_id}`), 'nav-stream')}
               {selectedStream === s.stream_id && topics.length > 0 && (
