@@ -96,7 +96,9 @@ t.test('the session cookie is Secure when PARLEY_EXTERNAL_URL is https', async (
   const csrf = setCookies(get).parley_csrf
   t.match(csrf?.attrs, /Secure/i)
   const res = await secure.app.inject({
-    method: 'POST', url: '/login', headers: { ...FORM, cookie: `parley_csrf=${csrf?.value ?? ''}` },
+    method: 'POST',
+    url: '/login',
+    headers: { ...FORM, cookie: `parley_csrf=${csrf?.value ?? ''}` },
     payload: form({ username: 'owner@example.com', password: 'owner-password', csrf_token: csrf?.value ?? '' })
   })
   t.equal(res.statusCode, 302)

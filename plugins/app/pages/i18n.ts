@@ -123,9 +123,9 @@ export const PLURAL_SUFFIX = /_(zero|one|two|few|many|other)$/
 interface Pattern { key: string, re: RegExp, names: string[] }
 
 /**
- * Finds the key of an English error msg built without one (`errors.badRequest('Nothing
- * to change')`, `errors.notFound(\`Stream '${name}' does not exist\`)`): exact texts by a
- * map, texts with placeholders by a pattern made from the English catalog.
+ * Finds the key of an English error msg built without one (the free-form factories:
+ * badRequest, forbidden, notFound… with a literal or an interpolated text): exact texts
+ * by a map, texts with placeholders by a pattern made from the English catalog.
  */
 export class MessageIndex {
   private readonly exact = new Map<string, string>()

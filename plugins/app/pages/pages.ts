@@ -247,7 +247,7 @@ export default fp(async function pagesPlugin (app: FastifyInstance, opts: { page
     const heading = t(headingKey)
     const data = {
       status,
-      heading: heading === headingKey ? t('page.error.heading_other') : heading,
+      heading: heading === headingKey ? t('page.error.heading_default') : heading,
       message: err.code === 'CSRF_FAILED' ? t('page.error.csrf') : i18n.errorMessage(lang, err)
     }
     let html: string

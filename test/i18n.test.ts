@@ -1,0 +1,183 @@
+// SPEC §8: the locale files are complete and agree, every coded error has a translation,
+// the language is negotiated by prefix, cookie, Accept-Language and default, and API
+// error msgs follow the cookie and Accept-Language.
+import t from 'tap'
+import { readFileSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { body, build } from './helper.js'
+import {
+  I18n, LANGUAGE_CODES, PLURAL_SUFFIX, cookieValue, flatten, langOfTag, loadCatalogs, negotiate, prefixLang, type Lang
+} from '../plugins/app/pages/i18n.js'
+import { errors, ParleyError } from '../plugins/app/errors.js'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const catalogs = loadCatalogs()
+const placeholders = (s: string): string[] => [...s.matchAll(/\{\{\s*(\w+)\s*\}\}/g)].map((m) => m[1] as string).sort()
+
+/** key without its plural suffix → the suffixes present ('' for a plain key) and the placeholders of all its forms. */
+function shape (lang: Lang): Map<string, { forms: Set<string>, names: Set<string> }> {
+  const out = new Map<string, { forms: Set<string>, names: Set<string> }>()
+  for (const [key, text] of Object.entries(flatten(catalogs[lang]))) {
+    const m = PLURAL_SUFFIX.exec(key)
+    const base = m === null ? key : key.slice(0, m.index)
+    let entry = out.get(base)
+    if (entry === undefined) { entry = { forms: new Set(), names: new Set() }; out.set(base, entry) }
+    entry.forms.add(m === null ? '' : m[1] as string)
+    for (const n of placeholders(text)) entry.names.add(n)
+  }
+  return out
+}
+
+t.test('every locale has every key of every other, with the same placeholders, and the plural forms of its CLDR rules', async (t) => {
+  const shapes = Object.fromEntries(LANGUAGE_CODES.map((l) => [l, shape(l)])) as Record<Lang, ReturnType<typeof shape>>
+  const all = new Set(LANGUAGE_CODES.flatMap((l) => [...shapes[l].keys()]))
+  t.ok(all.size > 100, 'a real catalog')
+  for (const section of ['page', 'error']) t.ok([...all].some((k) => k.startsWith(section + '.')), `has the ${section} section`)
+  for (const lang of LANGUAGE_CODES) {
+    const categories = new Set(new Intl.PluralRules(lang).resolvedOptions().pluralCategories as string[])
+    for (const key of all) {
+      const here = shapes[lang].get(key)
+      if (here === undefined) { t.fail(`${lang} lacks ${key}`); continue }
+      const plural = [...LANGUAGE_CODES].some((l) => [...(shapes[l].get(key)?.forms ?? [])].some((f) => f !== ''))
+      if (plural) {
+        t.same([...here.forms].sort(), [...categories].sort(), `${lang} ${key} has the plural forms ${[...categories].join(', ')}`)
+      } else {
+        t.same([...here.forms], [''], `${lang} ${key} is not plural`)
+      }
+      const english = shapes.en.get(key)
+      t.same([...here.names].sort(), [...(english?.names ?? [])].sort(), `${lang} ${key} has the placeholders of en`)
+    }
+  }
+})
+
+t.test('no translation is left empty or identical to a placeholder text', async (t) => {
+  for (const lang of LANGUAGE_CODES) {
+    for (const [key, text] of Object.entries(flatten(catalogs[lang]))) {
+      if (text.trim() === '' || /TODO|FIXME|XXX/.test(text)) t.fail(`${lang} ${key} is empty or a placeholder`)
+    }
+  }
+  // German and Chinese are translations, not copies of the English.
+  const en = flatten(catalogs.en)
+  for (const lang of ['de', 'zh-hans'] as const) {
+    const own = flatten(catalogs[lang])
+    const same = Object.keys(en).filter((k) => en[k] === own[k] && !/^(page\.site\.name|page\.nav\.api|page\.app\.title|page\.features\.(markdown|streams)_title|page\.api\.name)$/.test(k) && !k.startsWith('web.'))
+    t.same(same, [], `${lang} translates every page and error string`)
+  }
+})
+
+t.test('a missing key would be caught: the check itself fails on a broken catalog', async (t) => {
+  const broken = structuredClone(catalogs)
+  delete (broken.de.page as Record<string, Record<string, string>>).login?.failed
+  const keysOf = (c: Record<string, unknown>): string[] => Object.keys(flatten(c)).map((k) => k.replace(PLURAL_SUFFIX, ''))
+  const missing = keysOf(broken.en).filter((k) => !new Set(keysOf(broken.de)).has(k))
+  t.same(missing, ['page.login.failed'])
+})
+
+/** Every `error.*` key a factory in errors.ts names. */
+function factoryKeys (): string[] {
+  const src = readFileSync(join(ROOT, 'plugins/app/errors.ts'), 'utf8')
+  return [...new Set([...src.matchAll(/'(error\.[\w.]+)'/g)].map((m) => m[1] as string))]
+}
+
+/** Every literal msg (and `why`) a source file passes to a free-form error factory; `${…}` becomes a sample value. */
+function literalMessages (): Array<{ where: string, msg: string, why: boolean }> {
+  const out: Array<{ where: string, msg: string, why: boolean }> = []
+  const files = (dir: string): string[] => readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [])
+  const literal = String.raw`(['\`])((?:\\.|(?!\1)[^\\])*)\1`
+  const free = new RegExp(String.raw`errors\.(?:badRequest|forbidden|notFound|alreadyExists|noChange|unauthorized|invalidJson|csrf)\(\s*` + literal, 'g')
+  const why = new RegExp(String.raw`(?:errors\.invalid\([^,()]+,\s*|\bbad\()` + literal, 'g')
+  const sample = (s: string): string => s.replace(/\$\{[^}]*\}/g, '7').replace(/\\'/g, "'")
+  for (const file of [...files('plugins'), ...files('routes')]) {
+    const src = readFileSync(join(ROOT, file), 'utf8')
+    for (const m of src.matchAll(free)) {
+      const text = sample(m[2] as string)
+      out.push({ where: file, msg: /^errors\.csrf/.test(m[0]) ? `CSRF error: ${text}` : text, why: false })
+    }
+    for (const m of src.matchAll(why)) out.push({ where: file, msg: sample(m[2] as string), why: true })
+  }
+  return out
+}
+
+t.test('every coded error has a translation: the factories\' keys and every literal msg in the code', async (t) => {
+  const en = flatten(catalogs.en)
+  const i18n = new I18n(catalogs)
+  const keys = factoryKeys()
+  t.ok(keys.length >= 10)
+  for (const key of keys) {
+    for (const lang of LANGUAGE_CODES) {
+      const forms = Object.keys(flatten(catalogs[lang])).filter((k) => k === key || k.replace(PLURAL_SUFFIX, '') === key)
+      t.ok(forms.length > 0, `${lang} has ${key}`)
+    }
+  }
+  const messages = literalMessages()
+  t.ok(messages.length > 30, `found ${messages.length} literal messages`)
+  for (const { where, msg, why } of messages) {
+    const err = why ? errors.invalid('x', msg) : new ParleyError('BAD_REQUEST', msg)
+    const translated = i18n.errorMessage('de', err)
+    if (why) t.not(translated, `Ungültiges „x“: ${msg}`, `${where}: the reason "${msg}" has a key`)
+    else t.ok(i18n.errorKey(err) !== undefined && en[i18n.errorKey(err)?.key ?? ''] !== undefined, `${where}: "${msg}" has a key`)
+    t.not(translated, msg, `${where}: "${msg}" is translated`)
+  }
+})
+
+t.test('errors translate with their variables and plurals; en is the text itself', async (t) => {
+  const i18n = new I18n(catalogs)
+  t.equal(i18n.errorMessage('de', errors.missing('topic')), 'Argument „topic“ fehlt')
+  t.equal(i18n.errorMessage('zh-hans', errors.missing('topic')), '缺少参数“topic”')
+  t.equal(i18n.errorMessage('de', errors.invalid('topic', 'at most 60 characters')), 'Ungültiges „topic“: höchstens 60 Zeichen')
+  t.equal(i18n.errorMessage('de', errors.notFound("Stream 'Dänemark' does not exist")), 'Der Stream „Dänemark“ existiert nicht')
+  t.equal(i18n.errorMessage('de', errors.csrf('CSRF token missing.')), 'CSRF-Fehler: CSRF-Token fehlt.')
+  t.equal(i18n.errorMessage('de', new ParleyError('BAD_REQUEST', 'Something nobody wrote down')), 'Something nobody wrote down', 'unknown text stays English')
+  const err = errors.badQueue('abc')
+  t.equal(i18n.errorMessage('en', err), err.message)
+  t.equal(i18n.t('en')('page.login.too_many', { count: 1 }), 'Too many failed attempts. Try again in 1 minute.')
+  t.equal(i18n.t('en')('page.login.too_many', { count: 2 }), 'Too many failed attempts. Try again in 2 minutes.')
+  t.equal(i18n.t('de')('page.api.summary', { count: 1 }), '1 Ressourcenpfad')
+  t.equal(i18n.t('de')('page.api.summary', { count: 3 }), '3 Ressourcenpfade')
+  t.equal(i18n.t('zh-hans')('page.api.summary', { count: 1 }), '共 1 个资源路径')
+})
+
+t.test('Accept-Language tags map onto our languages, by q-value', async (t) => {
+  const cases: Array<[string | undefined, Lang | undefined]> = [
+    [undefined, undefined], ['', undefined], ['fr', undefined], ['*', undefined],
+    ['de', 'de'], ['de-AT', 'de'], ['de-CH,en;q=0.5', 'de'], ['en-GB', 'en'],
+    ['zh', 'zh-hans'], ['zh-CN', 'zh-hans'], ['zh-Hans', 'zh-hans'], ['zh-Hans-CN', 'zh-hans'], ['zh-SG', 'zh-hans'],
+    ['zh-TW', undefined], ['zh-Hant', undefined], ['zh-TW,de;q=0.3', 'de'],
+    ['fr, de-AT;q=0.8, zh;q=0.9', 'zh-hans'], ['en;q=0.1, de;q=0.2', 'de'], ['de;q=0, en;q=0.1', 'en'],
+    ['en, de', 'en'], ['DE', 'de'], ['de;q=abc, en;q=0.5', 'en']
+  ]
+  for (const [header, want] of cases) t.equal(negotiate(header), want, String(header))
+  t.equal(langOfTag(' ZH-cn '), 'zh-hans')
+  t.equal(prefixLang('/de/features'), 'de')
+  t.equal(prefixLang('/de'), 'de')
+  t.equal(prefixLang('/deutsch'), undefined)
+  t.equal(prefixLang('/zh-hans/?x'), 'zh-hans')
+  t.equal(cookieValue('a=1; parley_language=de; b=2', 'parley_language'), 'de')
+  t.equal(cookieValue('xparley_language=de', 'parley_language'), undefined)
+  t.equal(cookieValue(undefined, 'parley_language'), undefined)
+})
+
+t.test('API error msgs follow the cookie, then Accept-Language; code never changes', async (t) => {
+  const { app } = await build(t)
+  const cases: Array<[Record<string, string>, string]> = [
+    [{}, 'Not logged in: API authentication or user session required'],
+    [{ 'accept-language': 'de' }, 'Nicht angemeldet: API-Authentifizierung oder Benutzersitzung erforderlich'],
+    [{ 'accept-language': 'zh-CN,zh;q=0.9' }, '未登录：需要 API 认证或用户会话'],
+    [{ 'accept-language': 'de', cookie: 'parley_language=zh-hans' }, '未登录：需要 API 认证或用户会话'],
+    [{ 'accept-language': 'de', cookie: 'parley_language=en' }, 'Not logged in: API authentication or user session required'],
+    [{ 'accept-language': 'de', cookie: 'parley_language=klingon' }, 'Nicht angemeldet: API-Authentifizierung oder Benutzersitzung erforderlich']
+  ]
+  for (const [headers, msg] of cases) {
+    for (const url of ['/api/v1/users/me', '/json/users/me']) {
+      const res = await app.inject({ url, headers })
+      t.equal(res.statusCode, 401)
+      t.same(body(res), { result: 'error', msg, code: 'UNAUTHORIZED' }, `${url} ${JSON.stringify(headers)}`)
+    }
+  }
+  const missing = await app.inject({ method: 'POST', url: '/api/v1/fetch_api_key', headers: { 'accept-language': 'de' }, payload: { username: 'x@example.com' } })
+  t.same(body(missing), { result: 'error', msg: 'Argument „password“ fehlt', code: 'REQUEST_VARIABLE_MISSING', var_name: 'password' })
+  const notFound = await app.inject({ url: '/api/v1/nope', headers: { 'accept-language': 'zh-Hans' } })
+  t.same(body(notFound), { result: 'error', msg: '未找到', code: 'NOT_FOUND' })
+})
