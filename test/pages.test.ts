@@ -175,6 +175,10 @@ t.test('anonymous pages are rendered once per language and URL; the answer is th
   const en = await app.inject({ url: '/features', headers: { 'accept-language': 'en' } })
   const de = await app.inject({ url: '/features', headers: { 'accept-language': 'de' } })
   t.not(en.payload, de.payload, 'the unprefixed page is kept per language')
+  const first = await app.inject({ url: '/zh-hans/features?leak=%22x%22' })
+  t.equal(first.statusCode, 200)
+  t.notMatch(first.payload, 'leak', 'a kept page does not carry the query string')
+  t.notMatch((await app.inject({ url: '/zh-hans/features' })).payload, 'leak')
 })
 
 t.test('/api documents every resource, verb and parameter from the OpenAPI document', async (t) => {

@@ -38,6 +38,8 @@ export interface PageContext {
   path: string
   /** `/de` on a prefixed page, '' on an unprefixed one: links keep the visitor's choice. */
   prefix: string
+  /** The rendered page will be kept for other visitors (PageSpec.cache, no session). */
+  cacheable: boolean
 }
 
 /** A handler's answer: template data, another template, or a redirect. */
@@ -156,7 +158,8 @@ export default fp(async function pagesPlugin (app: FastifyInstance, opts: { page
       user: ctx.visitor.user,
       csrfToken: ctx.visitor.session?.csrfToken ?? null,
       languages: i18n.languages,
-      next: ctx.request.url.length > 2000 ? '/' : ctx.request.url,
+      // A kept page must not carry the first visitor's query string to everyone.
+      next: ctx.cacheable || ctx.request.url.length > 2000 ? withPrefix(prefix, path) : ctx.request.url,
       alternates: LANGUAGE_CODES.map((l) => ({ hreflang: HTML_LANG[l], href: `${origin}${withPrefix(`/${l}`, path)}` }))
         .concat([{ hreflang: 'x-default', href: `${origin}${path}` }]),
       realmName: app.config.realmName
@@ -172,10 +175,12 @@ export default fp(async function pagesPlugin (app: FastifyInstance, opts: { page
     reply.header('cache-control', personal ? 'private, no-store' : 'no-cache')
   }
 
-  function context (request: FastifyRequest, reply: FastifyReply, lang: Lang, visitor: Visitor): PageContext {
+  function context (request: FastifyRequest, reply: FastifyReply, lang: Lang, visitor: Visitor, cacheable = false): PageContext {
     const path = unprefixed(request.url)
     const prefixed = prefixLang(request.url) !== undefined
-    return { app, request, reply, lang, t: i18n.t(lang), visitor, path, prefix: prefixed ? `/${lang}` : '' }
+    // The access line names the signed-in visitor, as on the API.
+    if (visitor.user !== null && request.notes !== undefined) request.notes.user = visitor.user
+    return { app, request, reply, lang, t: i18n.t(lang), visitor, path, prefix: prefixed ? `/${lang}` : '', cacheable }
   }
 
   async function answer (ctx: PageContext, spec: PageSpec, result: PageResult, cacheKey: string | undefined): Promise<FastifyReply> {
@@ -207,11 +212,11 @@ export default fp(async function pagesPlugin (app: FastifyInstance, opts: { page
           }
         }
         const visitor = hasCookie ? await visitorOf(request) : ANONYMOUS
-        const ctx = context(request, reply, chosen, visitor)
+        const ctx = context(request, reply, chosen, visitor, spec.cache === true && visitor.user === null)
         if (spec.session === 'required' && visitor.user === null) {
           return await reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 302)
         }
-        return await answer(ctx, spec, await spec.handler(ctx), visitor.user === null ? key : undefined)
+        return await answer(ctx, spec, await spec.handler(ctx), key)
       })
       const post = spec.post
       if (post !== undefined) {
@@ -300,7 +305,7 @@ export default fp(async function pagesPlugin (app: FastifyInstance, opts: { page
   app.addHook('onReady', async () => {
     // The page a raw socket answer (431 and other parse errors) sends: the layout in English, placeholders filled later.
     const fake = { url: '/', headers: {} } as unknown as FastifyRequest
-    const ctx: PageContext = { app, request: fake, reply: undefined as unknown as FastifyReply, lang: DEFAULT_LANG, t: i18n.t(DEFAULT_LANG), visitor: ANONYMOUS, path: '/', prefix: '' }
+    const ctx: PageContext = { app, request: fake, reply: undefined as unknown as FastifyReply, lang: DEFAULT_LANG, t: i18n.t(DEFAULT_LANG), visitor: ANONYMOUS, path: '/', prefix: '', cacheable: true }
     rawTemplate = await app.view('error', { ...common(ctx, 'Error __STATUS__'), status: '__STATUS__', heading: '__MESSAGE__', message: '' }) as string
   })
 }, { name: 'pages', dependencies: ['i18n', 'view', 'sessions', 'users', 'assets', 'config', 'errors'] })
