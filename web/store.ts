@@ -51,7 +51,9 @@ export class Store {
   private queueId = ''
   private lastEventId = -1
   private stopped = false
-  private readonly pendingRead = new Set<number>()
+  /** Read on screen, not yet told to the server; and requests telling it (tests wait for both). */
+  readonly pendingRead = new Set<number>()
+  readsInFlight = 0
   private readTimer: ReturnType<typeof setTimeout> | undefined
   private typingSupported = true
   private typingSent: { key: string, at: number } | null = null
@@ -428,10 +430,11 @@ export class Store {
       const ids = [...this.pendingRead]
       this.pendingRead.clear()
       if (ids.length === 0) return
+      this.readsInFlight++
       api.post('/messages/flags', { messages: ids, op: 'add', flag: 'read' }).catch((err: unknown) => {
         // Retried after the next successful poll; a server without flags (404) is simply not told.
         if (err instanceof ApiError && err.transient) for (const id of ids) this.pendingRead.add(id)
-      })
+      }).finally(() => { this.readsInFlight-- })
     }, ms)
   }
 
