@@ -3,5 +3,5 @@ import neostandard from 'neostandard'
 
 export default neostandard({
   ts: true,
-  ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.tap/**', 'static/vendor/**']
+  ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.tap/**', 'static/vendor/**', 'static/js/app.js']
 })
