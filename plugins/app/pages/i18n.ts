@@ -218,18 +218,10 @@ export class I18n {
   }
 }
 
-/** Every language's catalog, with the web app's strings from web/locales/ when locales/ has none yet. */
+/** Every language's catalog: page strings, API error msgs and the web app's strings. */
 export function loadCatalogs (dir = LOCALES_DIR): Record<Lang, Catalog> {
   const out = {} as Record<Lang, Catalog>
-  for (const lang of LANGUAGE_CODES) {
-    const catalog = readLocale(lang, dir)
-    const webFile = `${dir}/../web/locales/${lang}.json`
-    if (catalog.web === undefined && existsSync(webFile)) {
-      const web = JSON.parse(readFileSync(webFile, 'utf8')) as Catalog
-      catalog.web = (web.web as Catalog | undefined) ?? web
-    }
-    out[lang] = catalog
-  }
+  for (const lang of LANGUAGE_CODES) out[lang] = readLocale(lang, dir)
   return out
 }
 
