@@ -30,19 +30,25 @@ async function minify (name: string, content: Buffer): Promise<Buffer> {
   return Buffer.from(out.code)
 }
 
-function write (out: string, name: string, content: Buffer): void {
-  const file = join(out, name)
-  mkdirSync(dirname(file), { recursive: true })
-  writeFileSync(file, content)
-  if (!COMPRESSIBLE.has(extname(name))) return
+interface Encoded { content: Buffer, gz: Buffer | undefined, br: Buffer | undefined }
+
+function encode (name: string, content: Buffer): Encoded {
+  if (!COMPRESSIBLE.has(extname(name))) return { content, gz: undefined, br: undefined }
   // Maximum effort: this runs once per build, and every client gets the result.
   const gz = gzipSync(content, { level: 9 })
   const br = brotliCompressSync(content, {
     params: { [constants.BROTLI_PARAM_QUALITY]: constants.BROTLI_MAX_QUALITY, [constants.BROTLI_PARAM_SIZE_HINT]: content.length }
   })
-  // A sibling is written only when it saves bytes; servers then fall back to the file itself.
-  if (gz.length < content.length) writeFileSync(`${file}.gz`, gz)
-  if (br.length < content.length) writeFileSync(`${file}.br`, br)
+  // A sibling only when it saves bytes; servers then fall back to the file itself.
+  return { content, gz: gz.length < content.length ? gz : undefined, br: br.length < content.length ? br : undefined }
+}
+
+function write (out: string, name: string, e: Encoded): void {
+  const file = join(out, name)
+  mkdirSync(dirname(file), { recursive: true })
+  writeFileSync(file, e.content)
+  if (e.gz !== undefined) writeFileSync(`${file}.gz`, e.gz)
+  if (e.br !== undefined) writeFileSync(`${file}.br`, e.br)
 }
 
 /** Builds `src` (the checkout's static/) into `out` (emptied first); returns the manifest it wrote. */
@@ -54,9 +60,10 @@ export async function buildAssets (src: string, out: string): Promise<Manifest> 
     const content = await minify(name, readFileSync(join(src, name)))
     const hashed = hashedName(name, content)
     manifest[name] = hashed
+    const encoded = encode(name, content)
     // The original name too: links from outside the app (an old page, an email) keep working.
-    write(out, name, content)
-    write(out, hashed, content)
+    write(out, name, encoded)
+    write(out, hashed, encoded)
   }
   writeFileSync(join(out, MANIFEST), JSON.stringify(manifest, null, 2) + '\n')
   return manifest
