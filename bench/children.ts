@@ -1,6 +1,7 @@
 // Server child processes for benchmarks: the compiled Parley and the bare
 // Fastify baseline, each in its own process so the server and wrk get a core each.
 import { spawn, type ChildProcess } from 'node:child_process'
+import http from 'node:http'
 import { closeSync, createReadStream, openSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -137,4 +138,17 @@ export async function countLines (file: string, needle: string): Promise<number>
     for (const l of lines) if (l.includes(needle)) n++
   }
   return n
+}
+
+export interface RawAnswer { status: number, headers: http.IncomingHttpHeaders, body: Buffer }
+
+/** A GET whose body comes back as sent (fetch would decompress it). */
+export function rawGet (url: string, headers: Record<string, string> = {}): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    http.get(url, { headers, agent: false }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }) })
+    }).on('error', reject)
+  })
 }

@@ -106,3 +106,9 @@ end
 `)
   return file
 }
+
+/** A wrk script that adds request headers (wrk's -H is not reachable through runWrk). */
+export function headersScript (file: string, headers: Record<string, string>): string {
+  writeFileSync(file, Object.entries(headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}\n`).join(''))
+  return file
+}

@@ -1,6 +1,9 @@
 // `npm run build`: transpiles the server, scripts and benchmarks to dist/ with esbuild
-// (about a second; tsc needs ~30 s here). Type checking is `npm run typecheck`'s job.
+// (about a second; tsc needs ~30 s here), then writes the production copy of static/ to
+// dist/static/ (scripts/build-assets.ts). Type checking is `npm run typecheck`'s job.
+// package.json runs the web app's bundle (`build:web`, into static/js/) before this.
 import { build } from 'esbuild'
+import { buildAssets } from './build-assets.js'
 import { readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 
@@ -29,3 +32,6 @@ await build({
   logLevel: 'warning'
 })
 process.stdout.write(`built dist/ in ${Date.now() - started} ms\n`)
+const assetsStarted = Date.now()
+const manifest = await buildAssets('static', join('dist', 'static'))
+process.stdout.write(`built dist/static/ (${Object.keys(manifest).length} files, hashed, minified, precompressed) in ${Date.now() - assetsStarted} ms\n`)
