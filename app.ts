@@ -40,6 +40,10 @@ export function serverOptions (logger: FastifyServerOptions['logger']): FastifyS
     return503OnClosing: true,
     // Held long-polls must not keep a stopping server open.
     forceCloseConnections: true,
+    // Behind the front server of deploy/nginx/ (on this machine) the client's address is in
+    // X-Forwarded-For: per-IP rate limits count clients, not the proxy. Only a proxy on
+    // loopback is believed, so a remote client cannot choose its own address.
+    trustProxy: 'loopback',
     // A URL whose percent-encoding does not decode never reaches the router: the
     // envelope under /api/v1 and /json, the HTML error page elsewhere.
     frameworkErrors (error, request, reply) {

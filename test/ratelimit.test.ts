@@ -121,3 +121,16 @@ t.test('with PARLEY_RATE_LIMIT=off no rate-limit headers are sent and nothing is
   t.equal(right.statusCode, 200)
   t.equal(right.headers['x-ratelimit-limit'], undefined)
 })
+
+t.test('behind a proxy on loopback the client address comes from X-Forwarded-For; a remote client cannot choose its own', async (t) => {
+  const viaProxy = (ip: string): Promise<LightMyRequestResponse> =>
+    app.inject({ method: 'GET', url: '/api/v1/server_settings', remoteAddress: '127.0.0.1', headers: { 'x-forwarded-for': ip } })
+  const first = await viaProxy('203.0.113.7')
+  assertLimitHeaders(t, first, 100, 99)
+  // Another client behind the same nginx has a counter of its own.
+  assertLimitHeaders(t, await viaProxy('203.0.113.8'), 100, 99)
+  assertLimitHeaders(t, await viaProxy('203.0.113.7'), 100, 98)
+  // Not from loopback: the header is not believed, the socket's address counts.
+  const spoofed = await app.inject({ method: 'GET', url: '/api/v1/server_settings', remoteAddress: '10.0.0.9', headers: { 'x-forwarded-for': '203.0.113.7' } })
+  assertLimitHeaders(t, spoofed, 100, 99)
+})
