@@ -91,9 +91,3 @@ t.test('a hashed name changes with the content and only with it', async (t) => {
   t.not(changed['css/app.css'], first['css/app.css'], 'new content, a new name')
   t.notOk(existsSync(join(out, first['css/app.css'] as string)), 'the old hashed file is gone from the new build')
 })
-
-t.test('npm run build bundles the web app first when that script exists, then the server and the assets', async (t) => {
-  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }
-  t.match(pkg.scripts.build, /^npm run build:web --if-present --silent && tsx scripts\/build\.ts$/)
-  t.match(readFileSync('scripts/build.ts', 'utf8'), /await buildAssets\('static', join\('dist', 'static'\)\)/)
-})
