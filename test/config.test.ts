@@ -1,5 +1,6 @@
 // Configuration (SPEC §1): loadConfig's defaults, and a bad value stops the start naming its variable.
 import t from 'tap'
+import { resolve } from 'node:path'
 import { ConfigError, loadConfig } from '../plugins/app/config.js'
 
 t.test('every variable has its documented default', async (t) => {
@@ -16,7 +17,8 @@ t.test('every variable has its documented default', async (t) => {
     rateLimit: true,
     heartbeatSeconds: 50,
     queueTimeoutSeconds: 600,
-    logLevel: 'info'
+    logLevel: 'info',
+    staticDir: undefined
   })
 })
 
@@ -36,7 +38,8 @@ t.test('good values are read', async (t) => {
     PARLEY_RATE_LIMIT: 'OFF',
     PARLEY_HEARTBEAT_SECONDS: '5',
     PARLEY_QUEUE_TIMEOUT_SECONDS: '60',
-    LOG_LEVEL: 'DEBUG'
+    LOG_LEVEL: 'DEBUG',
+    PARLEY_STATIC_DIR: 'static'
   }), {
     host: '0.0.0.0',
     port: 0,
@@ -50,7 +53,8 @@ t.test('good values are read', async (t) => {
     rateLimit: false,
     heartbeatSeconds: 5,
     queueTimeoutSeconds: 60,
-    logLevel: 'debug'
+    logLevel: 'debug',
+    staticDir: resolve('static')
   })
 })
 

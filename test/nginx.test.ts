@@ -36,15 +36,7 @@ if (!existsSync(NGINX)) {
   const staticOut = join(root, 'dist', 'static')
   const manifest = await buildAssets('static', staticOut)
 
-  let built: Built
-  const before = process.env.PARLEY_STATIC_DIR
-  process.env.PARLEY_STATIC_DIR = staticOut
-  try {
-    built = await build(t)
-  } finally {
-    if (before === undefined) delete process.env.PARLEY_STATIC_DIR
-    else process.env.PARLEY_STATIC_DIR = before
-  }
+  const built: Built = await build(t, { PARLEY_STATIC_DIR: staticOut })
   const { app, owner, createUser } = built
   await app.listen({ host: '127.0.0.1', port: 0 })
   const appPort = (app.server.address() as AddressInfo).port

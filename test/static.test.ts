@@ -39,17 +39,9 @@ function rawGet (port: number, path: string): Promise<Raw> {
   })
 }
 
-/** Builds the app with PARLEY_STATIC_DIR set to `dir` (read when the assets plugin registers). */
+/** Builds the app with PARLEY_STATIC_DIR set to `dir`. */
 async function buildWith (t: Test, dir: string | undefined): Promise<FastifyInstance> {
-  const before = process.env.PARLEY_STATIC_DIR
-  if (dir === undefined) delete process.env.PARLEY_STATIC_DIR
-  else process.env.PARLEY_STATIC_DIR = dir
-  try {
-    return (await build(t)).app
-  } finally {
-    if (before === undefined) delete process.env.PARLEY_STATIC_DIR
-    else process.env.PARLEY_STATIC_DIR = before
-  }
+  return (await build(t, dir === undefined ? {} : { PARLEY_STATIC_DIR: dir })).app
 }
 
 async function listen (app: FastifyInstance): Promise<number> {

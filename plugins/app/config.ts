@@ -2,6 +2,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { isIP } from 'node:net'
+import { existsSync, statSync } from 'node:fs'
+import { resolve } from 'node:path'
 
 export interface Config {
   host: string
@@ -17,6 +19,8 @@ export interface Config {
   heartbeatSeconds: number
   queueTimeoutSeconds: number
   logLevel: string
+  /** PARLEY_STATIC_DIR: the directory /static/ serves; unset = found beside the code (plugins/app/pages/assets.ts). */
+  staticDir: string | undefined
 }
 
 /** A bad configuration value; `variable` names the environment variable at fault. */
@@ -103,8 +107,17 @@ export function loadConfig (env: Env = process.env): Config {
     rateLimit: rateLimitRaw === 'on',
     heartbeatSeconds: int(env, 'PARLEY_HEARTBEAT_SECONDS', 50, 1, 3600),
     queueTimeoutSeconds: int(env, 'PARLEY_QUEUE_TIMEOUT_SECONDS', 600, 1, 7 * 24 * 3600),
-    logLevel
+    logLevel,
+    staticDir: staticDirOf(env)
   }
+}
+
+function staticDirOf (env: Env): string | undefined {
+  const raw = str(env, 'PARLEY_STATIC_DIR')
+  if (raw === undefined) return undefined
+  const dir = resolve(raw)
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ConfigError('PARLEY_STATIC_DIR', `is not a directory (got "${raw}")`)
+  return dir
 }
 
 declare module 'fastify' {

@@ -6,9 +6,8 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { createHash } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
-import { extname, join, resolve, sep } from 'node:path'
+import { extname, join, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ConfigError } from '../config.js'
 import { BoundedMap } from '../bounded-map.js'
 
 /** Original name (relative to static/, with `/`) → hashed name. */
@@ -98,18 +97,13 @@ export function contentType (name: string): string {
 }
 
 /**
- * The directory /static/ serves: PARLEY_STATIC_DIR when set, else static/ three levels
- * above this file — dist/static/ when running the build (`npm start`), the checkout's
- * static/ when running from source (`npm run dev`, tests); a dist/ without built assets
- * falls back to the checkout's.
+ * The directory /static/ serves: PARLEY_STATIC_DIR when set (checked by config.ts), else
+ * static/ three levels above this file — dist/static/ when running the build (`npm start`),
+ * the checkout's static/ when running from source (`npm run dev`, tests); a dist/ without
+ * built assets falls back to the checkout's.
  */
-export function staticDir (env: Record<string, string | undefined> = process.env): string {
-  const fromEnv = env.PARLEY_STATIC_DIR
-  if (fromEnv !== undefined && fromEnv !== '') {
-    const dir = resolve(fromEnv)
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ConfigError('PARLEY_STATIC_DIR', `is not a directory (got "${fromEnv}")`)
-    return dir
-  }
+export function staticDir (configured: string | undefined): string {
+  if (configured !== undefined) return configured
   const candidates = ['../../../static', '../../../../static'].map((p) => fileURLToPath(new URL(p, import.meta.url)))
   return candidates.find((p) => existsSync(p)) ?? (candidates[0] as string)
 }
@@ -216,5 +210,5 @@ export function loadAssets (dir: string): Assets {
 }
 
 export default fp(async function assetsPlugin (app: FastifyInstance) {
-  app.decorate('assets', loadAssets(staticDir()))
+  app.decorate('assets', loadAssets(staticDir(app.config.staticDir)))
 }, { name: 'assets' })
