@@ -12,6 +12,7 @@ import { renderMarkdown, warmMarkdown } from './markdown.js'
 import { memberKey, resolveNarrow, searchText, topicKey, type NarrowFilter, type NarrowTerm } from './narrow.js'
 import type { StreamStore } from './streams.js'
 import { UnreadStore, type UnreadMsgs } from './unread.js'
+import { TypingNotifier } from './typing.js'
 import { emailKey, isAdmin, now, type User } from './users.js'
 
 export const CONTENT_MAX = 10000
@@ -81,7 +82,7 @@ function checkContent (content: string): string {
   return content
 }
 
-function checkTopic (topic: string): string {
+export function checkTopic (topic: string): string {
   const t = topic.trim()
   if (t === '') throw errors.invalid('topic', 'must not be empty')
   if (chars(t) > TOPIC_MAX) throw errors.invalid('topic', `at most ${TOPIC_MAX} characters`)
@@ -99,9 +100,12 @@ export class MessageStore {
   private readonly firstUnread = new PreparedByShape<Database, PageValues, { id: number }>()
 
   readonly unread: UnreadStore
+  /** Typing notifications: about the messages being written, so beside them (nothing is stored). */
+  readonly typing: TypingNotifier
 
   constructor (private readonly db: DB, private readonly bus: EventBus, private readonly streams: StreamStore) {
     this.unread = new UnreadStore(db)
+    this.typing = new TypingNotifier(db, bus, streams, checkTopic)
   }
 
   /** The highest message id, or -1 when there are none. */
