@@ -326,3 +326,54 @@ t.test('a message to a stream of 600 subscribers writes one unread row for each 
   const m2 = await toStream(app, alice, general, 'big')
   t.equal((await unreadRows(app, m2)).length, 599, 'the compiled inserts run again')
 })
+
+t.test('unread_msgs and first_unread agree with the unread rows through reads out of order, re-marks, deletions and unsubscriptions', async (t) => {
+  const { app, createUser } = await build(t)
+  const people = [await createUser('alice@example.com'), await createUser('bob@example.com'), await createUser('carol@example.com')]
+  const [alice, bob] = people as [TestUser, TestUser, TestUser]
+  const streams = [await stream(app, alice, 'One'), await stream(app, alice, 'Two')]
+  for (const s of streams) await ok(app, bob, 'PUT', `/users/me/subscriptions/${s}`)
+  const subscribed = new Set(streams)
+  let seed = 14
+  // A linear congruential generator's high bits: the low ones cycle.
+  const rand = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return Math.floor(seed / 65536) % n }
+  const sent: number[] = []
+  const seen = { most: 0, ops: new Set<number>() }
+
+  for (let step = 0; step < 80; step++) {
+    const op = rand(10)
+    seen.ops.add(Math.min(op, 9))
+    const pick = (): number[] => sent.filter(() => rand(3) === 0)
+    if (op < 4 || sent.length === 0) {
+      const from = people[rand(3)] as TestUser
+      if (rand(2) === 0) sent.push(await toStream(app, from, streams[rand(2)] as number, `topic ${rand(3)}`))
+      else sent.push(await direct(app, from, from === bob ? [alice] : [bob, ...(rand(2) === 0 ? [people[2] as TestUser] : [])]))
+    } else if (op < 6) {
+      await flags(app, bob, 'add', pick())
+    } else if (op < 8) {
+      await flags(app, bob, 'remove', pick())
+    } else if (op === 8) {
+      const id = sent.splice(rand(sent.length), 1)[0] as number
+      const sender = (await app.db.selectFrom('messages').select('sender_id').where('id', '=', id).executeTakeFirstOrThrow()).sender_id
+      await ok(app, people.find((p) => p.id === sender) as TestUser, 'DELETE', `/messages/${id}`)
+    } else {
+      const s = streams[rand(2)] as number
+      await ok(app, bob, subscribed.has(s) ? 'DELETE' : 'PUT', `/users/me/subscriptions/${s}`)
+      if (subscribed.has(s)) subscribed.delete(s)
+      else subscribed.add(s)
+    }
+    const truth = (await app.db.selectFrom('unread').select('message_id').where('user_id', '=', bob.id).orderBy('message_id').execute()).map((r) => r.message_id)
+    const state = (await ok(app, bob, 'POST', '/register', { event_types: '["message"]' })).unread_msgs
+    const listed = [...state.streams, ...state.pms, ...state.huddles].flatMap((e: any) => e.unread_message_ids).sort((a: number, b: number) => a - b)
+    if (!t.same(listed, truth, `step ${step}: unread_msgs lists exactly the unread rows`)) break
+    t.equal(state.count, truth.length)
+    seen.most = Math.max(seen.most, truth.length)
+    const first = await ok(app, bob, 'GET', '/messages?anchor=first_unread&num_before=0&num_after=0')
+    t.same(first.messages.map((m: any) => m.id), truth.length === 0 ? [] : [truth[0]], `step ${step}: first_unread`)
+    const rows = await app.db.selectFrom('unread').innerJoin('messages', 'messages.id', 'unread.message_id')
+      .select('messages.stream_id').where('unread.user_id', '=', bob.id).where('messages.stream_id', 'is not', null).execute()
+    t.ok(rows.every((r) => subscribed.has(r.stream_id as number)), `step ${step}: no unread rows in streams bob left`)
+  }
+  t.ok(seen.most >= 5, `the sequence had ${seen.most} unread messages at most`)
+  t.same([...seen.ops].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'every kind of step ran')
+})

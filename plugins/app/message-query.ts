@@ -90,15 +90,22 @@ export function pageQueryOf (db: Db, userId: number, anchor: Anchor, numBefore: 
   return pageQuery(db, anchorKind(anchor), pageValues(userId, anchor, numBefore, numAfter, filters), filters)
 }
 
-/** The oldest unread message of the reader in the narrow (anchor `first_unread`): its values are a page's reader and narrow. */
+/**
+ * The oldest unread message of the reader in the narrow (anchor `first_unread`): the narrow's
+ * messages from the reader's lowest unread floor on (plugins/app/unread.ts), oldest first, the
+ * first with an unread row. Its values are a page's reader and narrow.
+ */
 function firstUnreadQuery (db: Db, p: PageValues, filters: NarrowFilter[]) {
-  return db.selectFrom('unread')
-    .innerJoin('messages', 'messages.id', 'unread.message_id')
+  const user = p.user as number
+  return db.selectFrom('messages')
     .leftJoin('streams', 'streams.id', 'messages.stream_id')
     .select('messages.id')
-    .where('unread.user_id', '=', p.user as number)
-    .where(readableBy(p.user as number)).where(narrowWhere(filters))
-    .orderBy('unread.message_id', 'asc').limit(1)
+    .where('messages.id', '>=', (eb) => eb.selectFrom('unread_floors').select((eb) => eb.fn.min('unread_floors.floor').as('floor'))
+      .where('unread_floors.user_id', '=', user))
+    .where((eb) => eb.exists(eb.selectFrom('unread').select('unread.message_id')
+      .whereRef('unread.message_id', '=', 'messages.id').where('unread.user_id', '=', user)))
+    .where(readableBy(user)).where(narrowWhere(filters))
+    .orderBy('messages.id', 'asc').limit(1)
 }
 
 /** The first-unread query of this narrow's shape, with placeholders in place of its values. */

@@ -206,7 +206,7 @@ export class MessageStore {
         const message: Message = { id: row.id, ...from, type: 'stream', stream_id: stream.id, display_recipient: stream.name, topic, content: html, content_markdown: content, timestamp: t, last_edit_timestamp: null, client: input.client }
         const audience = await this.audienceOf(message, trx)
         // Unread for every subscriber at send time but the sender (Zulip's UserMessage rows).
-        await this.unread.addRecipients(trx, row.id, stream.id, audience.kind === 'users' ? audience.userIds.filter((id) => id !== sender.user_id) : [])
+        await this.unread.addRecipients(trx, row.id, { stream_id: stream.id, dm_group_id: 0 }, audience.kind === 'users' ? audience.userIds.filter((id) => id !== sender.user_id) : [])
         return { message, audience }
       }
       const others = await this.recipients(trx, input.to)
@@ -218,7 +218,7 @@ export class MessageStore {
         ...base, type: 'direct', stream_id: null, dm_group_id: groupId, topic: '', topic_key: '', search_text: searchText('', content)
       })
       const message: Message = { id: row.id, ...from, type: 'direct', display_recipient: participants, topic: '', content: html, content_markdown: content, timestamp: t, last_edit_timestamp: null, client: input.client }
-      await this.unread.addRecipients(trx, row.id, null, participants.flatMap((u) => u.id === sender.user_id ? [] : [u.id]))
+      await this.unread.addRecipients(trx, row.id, { stream_id: 0, dm_group_id: groupId }, participants.flatMap((u) => u.id === sender.user_id ? [] : [u.id]))
       return { message, audience: { kind: 'users', userIds: participants.map((u) => u.id) } as Audience }
     })
     this.bus.publish({ type: 'message', message }, audience)
