@@ -79,6 +79,29 @@ export class UnreadStore {
    */
   private readonly inserts = new Map<number, Inserts>()
 
+  // Every register reads these: compiled once (building and compiling cost more than running them).
+  /** The user's unread messages in the streams they may see, newest first, with each one's floor. */
+  private readonly unreadInStreams = new Prepared(['user'], (db: DB, p: Placeholders<{ user: number }>) => db.selectFrom('unread_floors')
+    .innerJoin('streams', 'streams.id', 'unread_floors.stream_id')
+    .innerJoin('messages', (j) => j.onRef('messages.stream_id', '=', 'unread_floors.stream_id').onRef('messages.id', '>=', 'unread_floors.floor'))
+    .innerJoin('unread', (j) => j.onRef('unread.message_id', '=', 'messages.id').onRef('unread.user_id', '=', 'unread_floors.user_id'))
+    .select(['messages.id', 'messages.stream_id', 'messages.topic', 'messages.topic_key', 'unread_floors.floor'])
+    .where('unread_floors.user_id', '=', p.user).where('unread_floors.dm_group_id', '=', 0)
+    .where(streamVisibleTo(p.user))
+    .orderBy('messages.id', 'desc').limit(MAX_UNREAD + 1))
+
+  /** The user's unread direct messages, newest first, with each one's floor and conversation. */
+  private readonly unreadInDirect = new Prepared(['user'], (db: DB, p: Placeholders<{ user: number }>) => db.selectFrom('unread_floors')
+    .innerJoin('dm_groups', 'dm_groups.id', 'unread_floors.dm_group_id')
+    .innerJoin('messages', (j) => j.onRef('messages.dm_group_id', '=', 'unread_floors.dm_group_id').onRef('messages.id', '>=', 'unread_floors.floor'))
+    .innerJoin('unread', (j) => j.onRef('unread.message_id', '=', 'messages.id').onRef('unread.user_id', '=', 'unread_floors.user_id'))
+    .select(['messages.id', 'messages.dm_group_id', 'dm_groups.member_key', 'unread_floors.floor'])
+    .where('unread_floors.user_id', '=', p.user).where('unread_floors.stream_id', '=', 0)
+    .orderBy('messages.id', 'desc').limit(MAX_UNREAD + 1))
+
+  private readonly floorsOf = new Prepared(['user'], (db: DB, p: Placeholders<{ user: number }>) =>
+    db.selectFrom('unread_floors').select(['stream_id', 'dm_group_id', 'floor']).where('user_id', '=', p.user))
+
   constructor (private readonly db: DB) {}
 
   private insertsOf (size: number): Inserts {
@@ -181,7 +204,10 @@ export class UnreadStore {
       for (const c of await this.conversations(trx, changed)) {
         await trx.insertInto('unread_floors').values({ user_id: userId, stream_id: c.stream_id, dm_group_id: c.dm_group_id, floor: c.first })
           .onConflict((oc) => oc.columns(['user_id', 'stream_id', 'dm_group_id'])
-            .doUpdateSet((eb) => ({ floor: eb.fn('min', [eb.ref('unread_floors.floor'), eb.ref('excluded.floor')]) })))
+            // The lower of the two (a CASE rather than SQLite's two-argument min, which PostgreSQL spells least).
+            .doUpdateSet((eb) => ({
+              floor: eb.case().when(eb.ref('excluded.floor'), '<', eb.ref('unread_floors.floor')).then(eb.ref('excluded.floor')).else(eb.ref('unread_floors.floor')).end()
+            })))
           .execute()
       }
       return changed
@@ -194,98 +220,77 @@ export class UnreadStore {
    * the group), by 1:1 conversation (`other_user_id`; oneself for notes to self), by group
    * conversation (`user_ids_string`, every participant, sorted). Only streams the user may
    * still see. Lists are in the order of their oldest unread message; ids ascend. Floors
-   * found too low on the way are raised, in the same transaction as the reading.
+   * found too low on the way are raised afterwards.
    */
   async state (userId: number): Promise<UnreadMsgs> {
-    return await this.db.transaction().execute(async (trx) => {
-      const inStreams = await trx.selectFrom('unread_floors')
-        .innerJoin('streams', 'streams.id', 'unread_floors.stream_id')
-        .innerJoin('messages', (j) => j.onRef('messages.stream_id', '=', 'unread_floors.stream_id').onRef('messages.id', '>=', 'unread_floors.floor'))
-        .innerJoin('unread', (j) => j.onRef('unread.message_id', '=', 'messages.id').onRef('unread.user_id', '=', 'unread_floors.user_id'))
-        .select(['messages.id', 'messages.stream_id', 'messages.topic', 'messages.topic_key', 'unread_floors.floor'])
-        .where('unread_floors.user_id', '=', userId).where('unread_floors.dm_group_id', '=', 0)
-        .where(streamVisibleTo(userId))
-        .orderBy('messages.id', 'desc').limit(MAX_UNREAD + 1).execute()
-      const inDirect = await trx.selectFrom('unread_floors')
-        .innerJoin('dm_groups', 'dm_groups.id', 'unread_floors.dm_group_id')
-        .innerJoin('messages', (j) => j.onRef('messages.dm_group_id', '=', 'unread_floors.dm_group_id').onRef('messages.id', '>=', 'unread_floors.floor'))
-        .innerJoin('unread', (j) => j.onRef('unread.message_id', '=', 'messages.id').onRef('unread.user_id', '=', 'unread_floors.user_id'))
-        .select(['messages.id', 'messages.dm_group_id', 'dm_groups.member_key', 'unread_floors.floor'])
-        .where('unread_floors.user_id', '=', userId).where('unread_floors.stream_id', '=', 0)
-        .orderBy('messages.id', 'desc').limit(MAX_UNREAD + 1).execute()
-      await this.raiseStaleFloors(trx, userId, inStreams, inDirect)
+    // Read outside a transaction (every register asks); a floor seen too low is looked at again in one.
+    const inStreams = await this.unreadInStreams.execute(this.db, { user: userId })
+    const inDirect = await this.unreadInDirect.execute(this.db, { user: userId })
+    await this.raiseStaleFloors(this.db, userId, inStreams, inDirect)
 
-      type Found = { id: number, stream: typeof inStreams[number] | null, direct: typeof inDirect[number] | null }
-      const all: Found[] = [
-        ...inStreams.map((r) => ({ id: r.id, stream: r, direct: null })),
-        ...inDirect.map((r) => ({ id: r.id, stream: null, direct: r }))
-      ].sort((a, b) => b.id - a.id)
-      const missing = all.length > MAX_UNREAD
-      const kept = all.slice(0, MAX_UNREAD).reverse()
+    type Found = { id: number, stream: typeof inStreams[number] | null, direct: typeof inDirect[number] | null }
+    const all: Found[] = [
+      ...inStreams.map((r) => ({ id: r.id, stream: r, direct: null })),
+      ...inDirect.map((r) => ({ id: r.id, stream: null, direct: r }))
+    ].sort((a, b) => b.id - a.id)
+    const missing = all.length > MAX_UNREAD
+    const kept = all.slice(0, MAX_UNREAD).reverse()
 
-      const streams = new Map<string, UnreadMsgs['streams'][number]>()
-      const pms = new Map<number, UnreadMsgs['pms'][number]>()
-      const huddles = new Map<string, UnreadMsgs['huddles'][number]>()
-      for (const { id, stream: s, direct: d } of kept) {
-        if (s !== null) {
-          const key = `${s.stream_id ?? 0}\n${s.topic_key}`
-          let e = streams.get(key)
-          if (e === undefined) { e = { stream_id: s.stream_id ?? 0, topic: s.topic, unread_message_ids: [] }; streams.set(key, e) }
-          e.unread_message_ids.push(id)
-          continue
-        }
-        const members = (d?.member_key ?? '').split(',').map(Number)
-        if (members.length > 2) {
-          const key = d?.member_key as string
-          let h = huddles.get(key)
-          if (h === undefined) { h = { user_ids_string: key, unread_message_ids: [] }; huddles.set(key, h) }
-          h.unread_message_ids.push(id)
-          continue
-        }
-        const other = members.find((m) => m !== userId) ?? userId
-        let p = pms.get(other)
-        if (p === undefined) { p = { other_user_id: other, unread_message_ids: [] }; pms.set(other, p) }
-        p.unread_message_ids.push(id)
+    const streams = new Map<string, UnreadMsgs['streams'][number]>()
+    const pms = new Map<number, UnreadMsgs['pms'][number]>()
+    const huddles = new Map<string, UnreadMsgs['huddles'][number]>()
+    for (const { id, stream: s, direct: d } of kept) {
+      if (s !== null) {
+        const key = `${s.stream_id ?? 0}\n${s.topic_key}`
+        let e = streams.get(key)
+        if (e === undefined) { e = { stream_id: s.stream_id ?? 0, topic: s.topic, unread_message_ids: [] }; streams.set(key, e) }
+        e.unread_message_ids.push(id)
+        continue
       }
-      return {
-        count: kept.length,
-        streams: [...streams.values()],
-        pms: [...pms.values()],
-        huddles: [...huddles.values()],
-        mentions: [],
-        old_unreads_missing: missing
+      const members = (d?.member_key ?? '').split(',').map(Number)
+      if (members.length > 2) {
+        const key = d?.member_key as string
+        let h = huddles.get(key)
+        if (h === undefined) { h = { user_ids_string: key, unread_message_ids: [] }; huddles.set(key, h) }
+        h.unread_message_ids.push(id)
+        continue
       }
-    })
+      const other = members.find((m) => m !== userId) ?? userId
+      let p = pms.get(other)
+      if (p === undefined) { p = { other_user_id: other, unread_message_ids: [] }; pms.set(other, p) }
+      p.unread_message_ids.push(id)
+    }
+    return {
+      count: kept.length,
+      streams: [...streams.values()],
+      pms: [...pms.values()],
+      huddles: [...huddles.values()],
+      mentions: [],
+      old_unreads_missing: missing
+    }
   }
 
   /**
    * Floors below their conversation's oldest unread message (older ones were deleted), or of
    * conversations with none left, would make every later read scan further: raised or dropped
-   * here, where the reading found them. A capped read (over MAX_UNREAD) changes nothing.
+   * where the reading found them (raiseFloors reads them again in a transaction, so a send
+   * between the reading and this loses nothing). A capped read (over MAX_UNREAD) changes nothing.
    */
-  private async raiseStaleFloors (trx: Db, userId: number, inStreams: Array<{ id: number, stream_id: number | null, floor: number }>,
+  private async raiseStaleFloors (db: Db, userId: number, inStreams: Array<{ id: number, stream_id: number | null, floor: number }>,
     inDirect: Array<{ id: number, dm_group_id: number | null, floor: number }>): Promise<void> {
     if (inStreams.length > MAX_UNREAD || inDirect.length > MAX_UNREAD) return
+    // Rows come newest first, so the last one set per conversation is its oldest.
     const oldest = new Map<string, number>()
     for (const r of inStreams) oldest.set(`${r.stream_id ?? 0},0`, r.id)
     for (const r of inDirect) oldest.set(`0,${r.dm_group_id ?? 0}`, r.id)
-    const floors = await trx.selectFrom('unread_floors').select(['stream_id', 'dm_group_id', 'floor']).where('user_id', '=', userId).execute()
-    // Rows come newest first, so the last one set per conversation is its oldest.
-    const empty = floors.filter((f) => !oldest.has(`${f.stream_id},${f.dm_group_id}`))
+    const floors = await this.floorsOf.execute(db, { user: userId })
+    const stale = floors.filter((f) => oldest.get(`${f.stream_id},${f.dm_group_id}`) !== f.floor)
     // A stream the user no longer sees (archived) was not read: its floor stays.
-    const hidden = new Set<number>()
-    const streamIds = empty.flatMap((f) => f.stream_id === 0 ? [] : [f.stream_id])
-    if (streamIds.length > 0) {
-      const visible = new Set((await trx.selectFrom('streams').select('streams.id').where('streams.id', 'in', streamIds).where(streamVisibleTo(userId)).execute()).map((r) => r.id))
-      for (const id of streamIds) if (!visible.has(id)) hidden.add(id)
-    }
-    for (const f of floors) {
-      const first = oldest.get(`${f.stream_id},${f.dm_group_id}`)
-      if (first === undefined) {
-        if (!hidden.has(f.stream_id)) await trx.deleteFrom('unread_floors').where(floorOf(userId, f)).execute()
-      } else if (first !== f.floor) {
-        await trx.updateTable('unread_floors').set({ floor: first }).where(floorOf(userId, f)).execute()
-      }
-    }
+    const unseen = stale.flatMap((f) => f.stream_id !== 0 && !oldest.has(`${f.stream_id},0`) ? [f.stream_id] : [])
+    const visible = new Set(unseen.length === 0
+      ? []
+      : (await db.selectFrom('streams').select('streams.id').where('streams.id', 'in', unseen).where(streamVisibleTo(userId)).execute()).map((r) => r.id))
+    const raise = stale.filter((f) => !unseen.includes(f.stream_id) || visible.has(f.stream_id))
+    if (raise.length > 0) await this.db.transaction().execute(async (trx) => { await this.raiseFloors(trx, userId, raise) })
   }
 }
