@@ -130,7 +130,7 @@ t.test('POST /messages/flags refuses other flags and ops by name', async (t) => 
   const { app, owner } = await build(t)
   const starred = await call(app, owner, 'POST', '/messages/flags', { messages: '[1]', op: 'add', flag: 'starred' })
   t.equal(starred.status, 400)
-  t.match(starred.body, { result: 'error', code: 'REQUEST_VARIABLE_INVALID', var_name: 'flag' })
+  t.same(starred.body, { result: 'error', msg: "Invalid 'flag': unsupported flag 'starred': only 'read' is supported", code: 'REQUEST_VARIABLE_INVALID', var_name: 'flag' })
   const op = await call(app, owner, 'POST', '/messages/flags', { messages: '[1]', op: 'toggle', flag: 'read' })
   t.match(op.body, { code: 'REQUEST_VARIABLE_INVALID', var_name: 'op' })
   const missing = await call(app, owner, 'POST', '/messages/flags', { op: 'add', flag: 'read' })

@@ -2,6 +2,7 @@
 import { Type } from 'typebox'
 import { resource, verb, type Resource } from '../../plugins/app/rest.js'
 import { CONTENT_MAX, NUM_MAX, TOPIC_MAX } from '../../plugins/app/messages.js'
+import { errors } from '../../plugins/app/errors.js'
 import { Empty, MessageId, MessageIds, MessageSchema, NarrowSchema } from './schemas.js'
 
 const Content = Type.String({ minLength: 1, maxLength: CONTENT_MAX * 2, description: `Markdown, at most ${CONTENT_MAX} characters` })
@@ -59,12 +60,13 @@ export const flags = resource('/messages/flags', {
     params: Type.Object({
       messages: MessageIds,
       op: Type.Union([Type.Literal('add'), Type.Literal('remove')]),
-      flag: Type.Literal('read', { description: 'Only `read` is supported' })
+      flag: Type.String({ maxLength: 100, description: 'Only `read` is supported (Zulip\'s `starred`, `mentioned` … are not)' })
     }),
     response: Type.Object({ messages: Type.Array(Type.Integer(), { description: 'The ids whose flag changed' }) }),
-    handler: async ({ app, params, user }) => ({
-      messages: await app.messages.doUpdateMessageFlags(user, params.op, params.flag, params.messages)
-    })
+    handler: async ({ app, params, user }) => {
+      if (params.flag !== 'read') throw errors.invalid('flag', `unsupported flag '${params.flag}': only 'read' is supported`)
+      return { messages: await app.messages.doUpdateMessageFlags(user, params.op, params.flag, params.messages) }
+    }
   })
 })
 
