@@ -57,10 +57,12 @@ t.test('POST /messages to a stream by name or id, form-encoded as Zulip clients 
   const got = await call(app, owner, 'GET', `/messages/${id}`)
   t.equal(got.statusCode, 200)
   const m = body(got).data.message
-  t.same(Object.keys(m).sort(), ['client', 'content', 'content_markdown', 'display_recipient', 'id', 'last_edit_timestamp', 'sender_email', 'sender_full_name', 'sender_id', 'stream_id', 'timestamp', 'topic', 'type'])
+  t.same(Object.keys(m).sort(), ['client', 'content', 'content_markdown', 'display_recipient', 'flags', 'id', 'last_edit_timestamp', 'sender_email', 'sender_full_name', 'sender_id', 'stream_id', 'timestamp', 'topic', 'type'])
+  t.same(m.flags, ['read'], 'the owner never received it (not subscribed): nothing unread')
   t.match(m, { sender_email: 'bob@example.com', sender_full_name: 'bob', content_markdown: 'Hello **world** https://example.com', last_edit_timestamp: null })
   t.equal(m.content, '<p>Hello <strong>world</strong> <a href="https://example.com" target="_blank" rel="noopener noreferrer">https://example.com</a></p>')
-  t.same(events[0]?.event.message, m, 'the event carries the message as the API shows it')
+  const { flags: _flags, ...shown } = m
+  t.same(events[0]?.event.message, shown, 'the event carries the message as the API shows it; its flags are the event\'s, per queue')
 
   const byJsonName = await send(app, bob, { type: 'stream', to: '"General"', topic: 't', content: 'a' })
   const byId = await send(app, bob, { type: 'stream', to: String(streamId), topic: 't', content: 'b', client: 'website' })

@@ -11,18 +11,21 @@ import type { User } from './users.js'
 /** Initial state per event type, as POST /register returns it. */
 async function initialState (app: FastifyInstance, user: User, wants: (type: string) => boolean): Promise<Record<string, unknown>> {
   const state: Record<string, unknown> = {}
-  const [realmUsers, subscriptions, streams, presences, maxId] = await Promise.all([
+  const [realmUsers, subscriptions, streams, presences, maxId, unread] = await Promise.all([
     wants('realm_user') ? app.users.list(false) : undefined,
     wants('subscription') ? app.streams.subscriptionsOf(user.user_id) : undefined,
     wants('stream') ? app.streams.visibleTo(user) : undefined,
     wants('presence') ? app.presence.all() : undefined,
-    wants('message') ? app.messages.maxId() : undefined
+    wants('message') ? app.messages.maxId() : undefined,
+    // Zulip sends it with either type: a client that follows flag changes needs the counts they change.
+    wants('message') || wants('update_message_flags') ? app.messages.unreadState(user) : undefined
   ])
   if (realmUsers !== undefined) state.realm_users = realmUsers
   if (subscriptions !== undefined) state.subscriptions = subscriptions
   if (streams !== undefined) state.streams = streams
   if (presences !== undefined) state.presences = presences
   if (maxId !== undefined) state.max_message_id = maxId
+  if (unread !== undefined) state.unread_msgs = unread
   return state
 }
 

@@ -7,16 +7,21 @@ import { streamVisibleTo } from './streams.js'
 
 type Db = DB | Transaction<Database>
 
-/** The columns of a message with its sender and stream, as one select over messages ⋈ users ⟕ streams. */
-export function selectMessages (db: Db) {
+/**
+ * The columns of a message with its sender and stream, as one select over messages ⋈ users ⟕ streams,
+ * and whether it is unread for `reader` (one primary-key look-up a row).
+ */
+export function selectMessages (db: Db, reader: number) {
   return db.selectFrom('messages')
     .innerJoin('users', 'users.id', 'messages.sender_id')
     .leftJoin('streams', 'streams.id', 'messages.stream_id')
-    .select([
+    .select((eb) => [
       'messages.id', 'messages.sender_id', 'messages.type', 'messages.stream_id', 'messages.dm_group_id',
       'messages.topic', 'messages.content', 'messages.content_markdown', 'messages.timestamp',
       'messages.last_edit_timestamp', 'messages.client',
-      'users.email as sender_email', 'users.full_name as sender_full_name', 'streams.name as stream_name'
+      'users.email as sender_email', 'users.full_name as sender_full_name', 'streams.name as stream_name',
+      eb.exists(eb.selectFrom('unread').select('unread.message_id')
+        .where('unread.user_id', '=', reader).whereRef('unread.message_id', '=', 'messages.id')).as('unread')
     ])
 }
 
@@ -32,6 +37,7 @@ export function readableBy (userId: number) {
   ])
 }
 
+/** A page's anchor; `first_unread` is resolved to one of these before a page is read. */
 export type Anchor = number | 'newest' | 'oldest'
 
 /** A page's values: the reader, the anchor id (numeric anchors), each side's row limit, the narrow's values as v0, v1, … */
@@ -50,7 +56,7 @@ export function pageShape (anchor: Anchor, filters: NarrowFilter[]): string {
  * one query. Each side is read even when its count is 0: its one extra row answers found_oldest/found_newest.
  */
 function pageQuery (db: Db, kind: 'id' | 'newest' | 'oldest', p: PageValues, filters: NarrowFilter[]) {
-  const base = selectMessages(db).where(readableBy(p.user as number)).where(narrowWhere(filters))
+  const base = selectMessages(db, p.user as number).where(readableBy(p.user as number)).where(narrowWhere(filters))
   const wantBefore = kind !== 'oldest'
   const wantAfter = kind !== 'newest'
   const before = kind === 'id' ? base.where('messages.id', '<', p.anchor as number) : base
@@ -82,4 +88,34 @@ export function preparePage (anchor: Anchor, filters: NarrowFilter[]): Prepared<
 /** The page query built directly with these values: what a prepared page must equal (tests). */
 export function pageQueryOf (db: Db, userId: number, anchor: Anchor, numBefore: number, numAfter: number, filters: NarrowFilter[]) {
   return pageQuery(db, anchorKind(anchor), pageValues(userId, anchor, numBefore, numAfter, filters), filters)
+}
+
+/**
+ * The oldest unread message of the reader in the narrow (anchor `first_unread`): the narrow's
+ * messages from the reader's lowest unread floor on (plugins/app/unread.ts), oldest first, the
+ * first with an unread row. Its values are a page's reader and narrow.
+ */
+function firstUnreadQuery (db: Db, p: PageValues, filters: NarrowFilter[]) {
+  const user = p.user as number
+  return db.selectFrom('messages')
+    .leftJoin('streams', 'streams.id', 'messages.stream_id')
+    .select('messages.id')
+    .where('messages.id', '>=', (eb) => eb.selectFrom('unread_floors').select((eb) => eb.fn.min('unread_floors.floor').as('floor'))
+      .where('unread_floors.user_id', '=', user))
+    .where((eb) => eb.exists(eb.selectFrom('unread').select('unread.message_id')
+      .whereRef('unread.message_id', '=', 'messages.id').where('unread.user_id', '=', user)))
+    .where(readableBy(user)).where(narrowWhere(filters))
+    .orderBy('messages.id', 'asc').limit(1)
+}
+
+/** The first-unread query of this narrow's shape, with placeholders in place of its values. */
+export function prepareFirstUnread (filters: NarrowFilter[]): Prepared<Database, PageValues, { id: number }> {
+  const names = Object.keys(firstUnreadValues(0, filters))
+  return new Prepared(names, (db: DB, p: PageValues) => firstUnreadQuery(db, p, narrowBind(filters, (_value, i) => p[`v${i}`])))
+}
+
+export function firstUnreadValues (userId: number, filters: NarrowFilter[]): PageValues {
+  const v: PageValues = { user: userId }
+  narrowBind(filters, (value, i) => { v[`v${i}`] = value })
+  return v
 }

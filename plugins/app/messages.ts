@@ -7,10 +7,12 @@ import type { Database, DB, MessageTable } from './db.js'
 import type { Audience, EventBus } from './bus.js'
 import { errors } from './errors.js'
 import { Prepared, PreparedByShape, type Placeholders } from './compiled.js'
-import { pageShape, pageValues, preparePage, readableBy, selectMessages, type Anchor, type PageValues, type Row } from './message-query.js'
+import { firstUnreadValues, pageShape, pageValues, prepareFirstUnread, preparePage, readableBy, selectMessages, type Anchor, type PageValues, type Row } from './message-query.js'
 import { renderMarkdown, warmMarkdown } from './markdown.js'
 import { memberKey, resolveNarrow, searchText, topicKey, type NarrowFilter, type NarrowTerm } from './narrow.js'
 import type { StreamStore } from './streams.js'
+import { UnreadStore, type UnreadMsgs } from './unread.js'
+import { TypingNotifier } from './typing.js'
 import { emailKey, isAdmin, now, type User } from './users.js'
 
 export const CONTENT_MAX = 10000
@@ -38,6 +40,15 @@ export interface Message {
   client: string
 }
 
+/** The only flag Parley keeps (Zulip has more: starred, mentioned …). */
+export type Flag = 'read'
+
+/** A message as a reader gets it from GET /messages: with the reader's flags. */
+export interface FlaggedMessage extends Message {
+  /** `['read']`, or `[]` while the message is unread for the reader. */
+  flags: Flag[]
+}
+
 export interface Outgoing {
   type: 'stream' | 'direct'
   to: number | string | Array<number | string>
@@ -49,7 +60,7 @@ export interface Outgoing {
 export type { Anchor }
 
 export interface Page {
-  messages: Message[]
+  messages: FlaggedMessage[]
   found_anchor: boolean
   found_newest: boolean
   found_oldest: boolean
@@ -71,7 +82,7 @@ function checkContent (content: string): string {
   return content
 }
 
-function checkTopic (topic: string): string {
+export function checkTopic (topic: string): string {
   const t = topic.trim()
   if (t === '') throw errors.invalid('topic', 'must not be empty')
   if (chars(t) > TOPIC_MAX) throw errors.invalid('topic', `at most ${TOPIC_MAX} characters`)
@@ -85,8 +96,17 @@ export class MessageStore {
 
   /** Page queries by narrow shape and anchor kind. */
   private readonly pages = new PreparedByShape<Database, PageValues, Row>()
+  /** The oldest unread message of a narrow, by narrow shape (anchor `first_unread`). */
+  private readonly firstUnread = new PreparedByShape<Database, PageValues, { id: number }>()
 
-  constructor (private readonly db: DB, private readonly bus: EventBus, private readonly streams: StreamStore) {}
+  readonly unread: UnreadStore
+  /** Typing notifications: about the messages being written, so beside them (nothing is stored). */
+  readonly typing: TypingNotifier
+
+  constructor (private readonly db: DB, private readonly bus: EventBus, private readonly streams: StreamStore) {
+    this.unread = new UnreadStore(db)
+    this.typing = new TypingNotifier(db, bus, streams, checkTopic)
+  }
 
   /** The highest message id, or -1 when there are none. */
   async maxId (): Promise<number> {
@@ -109,10 +129,10 @@ export class MessageStore {
     return map
   }
 
-  private async toMessages (db: Db, rows: Row[]): Promise<Message[]> {
+  private async toMessages (db: Db, rows: Row[]): Promise<FlaggedMessage[]> {
     const groups = await this.participants(db, rows.flatMap((r) => r.dm_group_id === null ? [] : [r.dm_group_id]))
     return rows.map((r) => {
-      const m: Message = {
+      const m: FlaggedMessage = {
         id: r.id,
         sender_id: r.sender_id,
         sender_email: r.sender_email,
@@ -125,18 +145,20 @@ export class MessageStore {
         content_markdown: r.content_markdown,
         timestamp: r.timestamp,
         last_edit_timestamp: r.last_edit_timestamp,
-        client: r.client
+        client: r.client,
+        // SQLite answers EXISTS as 0/1.
+        flags: r.unread === 1 || r.unread === true ? [] : ['read']
       }
       return m
     })
   }
 
   /** One message the user may read; anything else is 404 (no existence leak). */
-  async getVisible (user: User, id: number, db: Db = this.db): Promise<Message> {
-    const row = await selectMessages(db).where('messages.id', '=', id).where(readableBy(user.user_id)).executeTakeFirst()
+  async getVisible (user: User, id: number, db: Db = this.db): Promise<FlaggedMessage> {
+    const row = await selectMessages(db, user.user_id).where('messages.id', '=', id).where(readableBy(user.user_id)).executeTakeFirst()
     if (row === undefined) throw errors.notFound('Invalid message(s)')
     const [m] = await this.toMessages(db, [row])
-    return m as Message
+    return m as FlaggedMessage
   }
 
   /** Who receives a message's events: the stream's subscribers plus the sender, or the conversation. */
@@ -182,7 +204,10 @@ export class MessageStore {
           ...base, type: 'stream', stream_id: stream.id, dm_group_id: null, topic, topic_key: topicKey(topic), search_text: searchText(topic, content)
         })
         const message: Message = { id: row.id, ...from, type: 'stream', stream_id: stream.id, display_recipient: stream.name, topic, content: html, content_markdown: content, timestamp: t, last_edit_timestamp: null, client: input.client }
-        return { message, audience: await this.audienceOf(message, trx) }
+        const audience = await this.audienceOf(message, trx)
+        // Unread for every subscriber at send time but the sender (Zulip's UserMessage rows).
+        await this.unread.addRecipients(trx, row.id, { stream_id: stream.id, dm_group_id: 0 }, audience.kind === 'users' ? audience.userIds.filter((id) => id !== sender.user_id) : [])
+        return { message, audience }
       }
       const others = await this.recipients(trx, input.to)
       const people = new Map<number, DisplayRecipient>([[sender.user_id, { id: sender.user_id, email: sender.email, full_name: sender.full_name }]])
@@ -193,6 +218,7 @@ export class MessageStore {
         ...base, type: 'direct', stream_id: null, dm_group_id: groupId, topic: '', topic_key: '', search_text: searchText('', content)
       })
       const message: Message = { id: row.id, ...from, type: 'direct', display_recipient: participants, topic: '', content: html, content_markdown: content, timestamp: t, last_edit_timestamp: null, client: input.client }
+      await this.unread.addRecipients(trx, row.id, { stream_id: 0, dm_group_id: groupId }, participants.flatMap((u) => u.id === sender.user_id ? [] : [u.id]))
       return { message, audience: { kind: 'users', userIds: participants.map((u) => u.id) } as Audience }
     })
     this.bus.publish({ type: 'message', message }, audience)
@@ -220,8 +246,10 @@ export class MessageStore {
    * anchor, the anchor itself when it matches, up to numAfter newer. One extra row on each
    * side tells whether the page reaches the oldest/newest matching message.
    */
-  async fetchPage (user: User, anchor: Anchor, numBefore: number, numAfter: number, narrow: NarrowTerm[]): Promise<Page> {
+  async fetchPage (user: User, requested: Anchor | 'first_unread', numBefore: number, numAfter: number, narrow: NarrowTerm[]): Promise<Page> {
     const filters: NarrowFilter[] = await resolveNarrow(this.db, this.streams, user, narrow)
+    // first_unread: the oldest unread message of the narrow, else as newest (Zulip's semantics).
+    const anchor = requested === 'first_unread' ? await this.firstUnreadId(user, filters) ?? 'newest' : requested
     const query = this.pages.get(pageShape(anchor, filters), () => preparePage(anchor, filters))
     const rows = await query.execute(this.db, pageValues(user.user_id, anchor, numBefore, numAfter, filters))
     const anchorId = typeof anchor === 'number' ? anchor : null
@@ -236,6 +264,30 @@ export class MessageStore {
       found_newest: anchor === 'newest' || newer.length <= numAfter,
       found_oldest: anchor === 'oldest' || older.length <= numBefore
     }
+  }
+
+  private async firstUnreadId (user: User, filters: NarrowFilter[]): Promise<number | undefined> {
+    const query = this.firstUnread.get(pageShape('newest', filters), () => prepareFirstUnread(filters))
+    return (await query.executeTakeFirst(this.db, firstUnreadValues(user.user_id, filters)))?.id
+  }
+
+  /**
+   * do_update_message_flags for `read`: `add` marks read, `remove` unread again. Ids the user
+   * cannot read are ignored (as unknown ones: nothing leaks); the answer and the event list
+   * only the ids whose flag changed, and nothing is published when none did.
+   */
+  async doUpdateMessageFlags (user: User, op: 'add' | 'remove', flag: Flag, ids: number[]): Promise<number[]> {
+    const unique = [...new Set(ids)]
+    const changed = op === 'add' ? await this.unread.markRead(user.user_id, unique) : await this.unread.markUnread(user.user_id, unique)
+    if (changed.length > 0) {
+      this.bus.publish({ type: 'update_message_flags', op, flag, messages: changed, all: false }, { kind: 'users', userIds: [user.user_id] })
+    }
+    return changed
+  }
+
+  /** `unread_msgs` of POST /register. */
+  async unreadState (user: User): Promise<UnreadMsgs> {
+    return await this.unread.state(user.user_id)
   }
 
   /**

@@ -3,20 +3,20 @@ import { Type } from 'typebox'
 import { resource, verb, type Resource } from '../../plugins/app/rest.js'
 import { parseNarrow } from '../../plugins/app/events-narrow.js'
 import { serializeBatchEnvelope } from '../../plugins/app/events-queue.js'
-import { Empty } from './schemas.js'
+import { Empty, UnreadMsgsSchema } from './schemas.js'
 
 const QueueId = Type.String({ minLength: 1, maxLength: 100, description: 'The id POST /register returned' })
 
 const EventSchema = Type.Object({
   id: Type.Integer({ description: 'Per-queue, increasing from 0' }),
-  type: Type.String({ description: 'message, update_message, delete_message, realm_user, stream, subscription, presence, heartbeat, restart' })
+  type: Type.String({ description: 'message, update_message, delete_message, update_message_flags, typing, realm_user, stream, subscription, presence, heartbeat, restart' })
 }, { additionalProperties: true })
 
 export const register = resource('/register', {
   POST: verb({
     summary: 'Register an event queue',
     description: 'Creates an event queue for the caller and returns it with the initial state of the requested event types ' +
-      '(`realm_users`, `subscriptions`, `streams`, `presences`, `max_message_id`). `event_types` absent means every type; ' +
+      '(`realm_users`, `subscriptions`, `streams`, `presences`, `max_message_id`; `unread_msgs` for `message` or `update_message_flags`). `event_types` absent means every type; ' +
       '`narrow` limits which `message` events the queue receives; `queue_lifespan_secs` overrides the idle timeout.',
     params: Type.Object({
       event_types: Type.Optional(Type.Array(Type.String({ maxLength: 100 }), { maxItems: 100 })),
@@ -30,7 +30,8 @@ export const register = resource('/register', {
       subscriptions: Type.Optional(Type.Array(Type.Unknown())),
       streams: Type.Optional(Type.Array(Type.Unknown())),
       presences: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-      max_message_id: Type.Optional(Type.Integer())
+      max_message_id: Type.Optional(Type.Integer()),
+      unread_msgs: Type.Optional(UnreadMsgsSchema)
     }),
     handler: async ({ app, params, user }) => await app.events.register(user, {
       eventTypes: params.event_types ?? null,

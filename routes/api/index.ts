@@ -7,6 +7,7 @@ import { streamsResources } from './streams.js'
 import { messagesResources } from './messages.js'
 import { presenceResources } from './presence.js'
 import { eventsResources } from './events.js'
+import { typingResources } from './typing.js'
 
 export const resources: Resource[] = [
   serverSettings,
@@ -19,5 +20,6 @@ export const resources: Resource[] = [
   ...streamsResources,
   ...messagesResources,
   ...presenceResources,
+  ...typingResources,
   ...eventsResources
 ]

@@ -2,7 +2,8 @@
 import { Type } from 'typebox'
 import { resource, verb, type Resource } from '../../plugins/app/rest.js'
 import { CONTENT_MAX, NUM_MAX, TOPIC_MAX } from '../../plugins/app/messages.js'
-import { Empty, MessageId, MessageSchema, NarrowSchema } from './schemas.js'
+import { errors } from '../../plugins/app/errors.js'
+import { Empty, MessageId, MessageIds, MessageSchema, NarrowSchema } from './schemas.js'
 
 const Content = Type.String({ minLength: 1, maxLength: CONTENT_MAX * 2, description: `Markdown, at most ${CONTENT_MAX} characters` })
 const Topic = Type.String({ maxLength: TOPIC_MAX * 2, description: `At most ${TOPIC_MAX} characters` })
@@ -11,7 +12,7 @@ const Count = Type.Integer({ minimum: 0, maximum: NUM_MAX })
 export const messages = resource('/messages', {
   GET: verb({
     summary: 'Get messages',
-    description: 'A page of the messages the caller may read around `anchor` (a message id, `newest`, `oldest`; `first_unread` reads as `newest`), filtered by `narrow`: up to `num_before` older, the anchor itself, up to `num_after` newer, oldest first. `found_anchor` says whether the anchor message is included; `found_oldest`/`found_newest` whether the page reaches the first/last matching message.',
+    description: 'A page of the messages the caller may read around `anchor` (a message id, `newest`, `oldest`, or `first_unread`: the oldest message of the narrow unread for the caller, else as `newest`), filtered by `narrow`: up to `num_before` older, the anchor itself, up to `num_after` newer, oldest first. Each message carries the caller\'s `flags`. `found_anchor` says whether the anchor message is included; `found_oldest`/`found_newest` whether the page reaches the first/last matching message.',
     params: Type.Object({
       anchor: Type.Union([Type.Integer(), Type.Literal('newest'), Type.Literal('oldest'), Type.Literal('first_unread')], { default: 'newest' }),
       num_before: Count,
@@ -25,10 +26,8 @@ export const messages = resource('/messages', {
       found_oldest: Type.Boolean()
     }),
     serializer: 'json',
-    handler: async ({ app, params, user }) => {
-      const anchor = params.anchor === 'first_unread' ? 'newest' : params.anchor
-      return await app.messages.fetchPage(user, anchor, params.num_before, params.num_after, params.narrow ?? [])
-    }
+    handler: async ({ app, params, user }) =>
+      await app.messages.fetchPage(user, params.anchor, params.num_before, params.num_after, params.narrow ?? [])
   }),
   POST: verb({
     summary: 'Send a message',
@@ -52,10 +51,29 @@ export const messages = resource('/messages', {
   })
 })
 
+export const flags = resource('/messages/flags', {
+  POST: verb({
+    summary: 'Update message flags',
+    description: 'Adds (`op=add`) or removes (`op=remove`) the `read` flag of the caller on `messages` (a list of ids; forms send it as JSON text, `messages=[1,2]`). ' +
+      'Answers the ids whose flag changed, ascending: a second identical call answers `[]`. Ids of messages the caller cannot read are ignored; `remove` applies only to messages the caller received ' +
+      '(direct messages they take part in, messages of streams they are subscribed to). When something changed, the caller\'s own queues get an `update_message_flags` event.',
+    params: Type.Object({
+      messages: MessageIds,
+      op: Type.Union([Type.Literal('add'), Type.Literal('remove')]),
+      flag: Type.String({ maxLength: 100, description: 'Only `read` is supported (Zulip\'s `starred`, `mentioned` … are not)' })
+    }),
+    response: Type.Object({ messages: Type.Array(Type.Integer(), { description: 'The ids whose flag changed' }) }),
+    handler: async ({ app, params, user }) => {
+      if (params.flag !== 'read') throw errors.invalid('flag', `unsupported flag '${params.flag}': only 'read' is supported`)
+      return { messages: await app.messages.doUpdateMessageFlags(user, params.op, params.flag, params.messages) }
+    }
+  })
+})
+
 export const message = resource('/messages/:message_id', {
   GET: verb({
     summary: 'Get a message',
-    description: 'One message the caller may read; any other id is 404.',
+    description: 'One message the caller may read, with the caller\'s `flags`; any other id is 404.',
     params: Type.Object({ message_id: MessageId }),
     response: Type.Object({ message: MessageSchema }),
     serializer: 'json',
@@ -87,4 +105,4 @@ export const message = resource('/messages/:message_id', {
   })
 })
 
-export const messagesResources: Resource[] = [messages, message]
+export const messagesResources: Resource[] = [messages, flags, message]

@@ -54,7 +54,8 @@ export const MessageSchema = Type.Object({
   content_markdown: Type.String({ description: 'The Markdown source' }),
   timestamp: Type.Integer({ description: 'Unix seconds' }),
   last_edit_timestamp: Type.Union([Type.Integer(), Type.Null()], { description: 'Unix seconds; null until edited' }),
-  client: Type.String()
+  client: Type.String(),
+  flags: Type.Array(Type.Literal('read'), { description: 'The caller\'s flags: `["read"]`, or `[]` while the message is unread for the caller' })
 })
 
 const NarrowOperand = Type.Union([Type.Integer(), Type.String(), Type.Array(Type.Union([Type.Integer(), Type.String()]))])
@@ -68,4 +69,22 @@ export const NarrowSchema = Type.Array(Type.Union([
 export const PresenceSchema = Type.Object({
   status: Type.Union([Type.Literal('active'), Type.Literal('idle')]),
   timestamp: Type.Integer({ description: 'Unix seconds' })
+})
+
+export const MessageIds = Type.Array(MessageId, { maxItems: 5000 })
+
+/** `unread_msgs` of POST /register (Zulip's shape). */
+export const UnreadMsgsSchema = Type.Object({
+  count: Type.Integer({ description: 'Unread messages in all the lists below' }),
+  streams: Type.Array(Type.Object({ stream_id: Type.Integer(), topic: Type.String(), unread_message_ids: Type.Array(Type.Integer()) }), {
+    description: 'By stream and topic (topics that differ only in letter case are one)'
+  }),
+  pms: Type.Array(Type.Object({ other_user_id: Type.Integer(), unread_message_ids: Type.Array(Type.Integer()) }), {
+    description: 'One-to-one conversations; a conversation with oneself has oneself as other_user_id'
+  }),
+  huddles: Type.Array(Type.Object({ user_ids_string: Type.String(), unread_message_ids: Type.Array(Type.Integer()) }), {
+    description: 'Conversations of three or more: every participant\'s id, sorted, joined by commas'
+  }),
+  mentions: Type.Array(Type.Integer(), { description: 'Always empty: Parley has no mentions yet' }),
+  old_unreads_missing: Type.Boolean({ description: 'True when there were more unread messages than listed (the newest 50,000 are)' })
 })
