@@ -29,7 +29,7 @@ export async function up (db: Kysely<any>): Promise<void> {
   await floors.execute()
 
   // Whoever removes a subscription, its unread rows go with it: nothing counts forever in a
-  // stream the user left (Zulip keeps them but stops counting; decisions 35).
+  // stream the user left (Zulip keeps them but stops counting; decisions 42).
   const forget = sql`
     delete from unread where user_id = old.user_id and message_id in (
       select id from messages where stream_id = old.stream_id and id >= (

@@ -59,9 +59,6 @@ await say(horatio, general.stream_id, 'welcome', 'Welcome to **Parley**, Ophelia
 await say(ophelia, general.stream_id, 'welcome', 'Thank you, *Horatio*.')
 await app.messages.doSendMessage(horatio, { type: 'direct', to: [ophelia.user_id], content: 'A word in private?', client: 'test' })
 
-const hasFlags = app.hasRoute({ method: 'POST', url: '/json/messages/flags' })
-const hasTyping = app.hasRoute({ method: 'POST', url: '/json/typing' })
-
 async function shot (page: Page, name: string): Promise<void> {
   if (!SHOTS) return
   mkdirSync(SHOT_DIR, { recursive: true })
@@ -141,13 +138,9 @@ t.test('a message sent in one browser appears in the other within 1 s; typing is
   const hash = topicHash(general.stream_id, 'welcome')
   await Promise.all([openApp(hPage, hash), openApp(opheliaPage, hash)])
 
-  if (hasTyping) {
-    await hPage.fill('.compose-box', 'Good my lord')
-    await opheliaPage.locator('.typing', { hasText: 'Horatio Scholar' }).waitFor({ timeout: 3000 })
-    t.pass('Ophelia sees that Horatio is typing')
-  } else {
-    t.comment('POST /json/typing is not mounted yet: typing indicator not checked')
-  }
+  await hPage.fill('.compose-box', 'Good my lord')
+  await opheliaPage.locator('.typing', { hasText: 'Horatio Scholar' }).waitFor({ timeout: 3000 })
+  t.pass('Ophelia sees that Horatio is typing')
 
   const text = `Live from Horatio ${Date.now()}`
   await hPage.fill('.compose-box', text)
@@ -158,10 +151,8 @@ t.test('a message sent in one browser appears in the other within 1 s; typing is
   t.comment(`Enter in one browser → shown in the other: ${ms} ms`)
   t.ok(ms < 1000, `within 1 s (${ms} ms)`)
   t.equal(await hPage.locator('.compose-box').inputValue(), '', 'the compose box is cleared after sending')
-  if (hasTyping) {
-    await opheliaPage.locator('.typing', { hasText: 'Horatio' }).waitFor({ state: 'detached', timeout: 3000 }).catch(() => {})
-    t.equal(await opheliaPage.locator('.typing').textContent(), '', 'the typing notice ends with the message')
-  }
+  await opheliaPage.locator('.typing', { hasText: 'Horatio' }).waitFor({ state: 'detached', timeout: 3000 }).catch(() => {})
+  t.equal(await opheliaPage.locator('.typing').textContent(), '', 'the typing notice ends with the message')
 
   // Shift+Enter is a newline, Enter sends; Markdown comes back rendered.
   await hPage.fill('.compose-box', '')
@@ -179,12 +170,6 @@ t.test('unread counts rise with new messages and fall when they are read', async
   const page = opheliaPage
   await openApp(page, topicHash(general.stream_id, 'welcome'))
   const count = page.locator('.nav-stream', { hasText: 'ramparts' }).locator('.unread-count')
-  if (!hasFlags) {
-    t.comment('POST /json/messages/flags is not mounted yet: unread counts stay zero')
-    await say(horatio, rampart.stream_id, 'ghost', 'It walks again tonight.')
-    t.equal(await count.count(), 0, 'no count without read state, and no crash')
-    return
-  }
   // Sent while Ophelia reads another topic: unread, counted live.
   for (const text of ['It walks again tonight.', 'Bring Marcellus.', 'And say nothing.']) await say(horatio, rampart.stream_id, 'ghost', text)
   await page.locator('.nav-stream:has-text("ramparts") .unread-count:text-is("3")').waitFor()
