@@ -38,9 +38,12 @@ interface Row {
   timestamp: number
   last_edit_timestamp: number | null
   client: string
+  unread: number
 }
-const page = db.prepare<[number, number], Row>(`SELECT m.id, m.sender_id, u.email AS sender_email, u.full_name AS sender_full_name,
-  m.type, m.stream_id, s.name AS stream_name, m.topic, m.content, m.content_markdown, m.timestamp, m.last_edit_timestamp, m.client
+// The reader is the bench's user: a message is unread for them while a row of `unread` says so.
+const page = db.prepare<[number, number, number], Row>(`SELECT m.id, m.sender_id, u.email AS sender_email, u.full_name AS sender_full_name,
+  m.type, m.stream_id, s.name AS stream_name, m.topic, m.content, m.content_markdown, m.timestamp, m.last_edit_timestamp, m.client,
+  EXISTS (SELECT 1 FROM unread WHERE unread.message_id = m.id AND unread.user_id = ?) AS unread
   FROM messages m JOIN users u ON u.id = m.sender_id LEFT JOIN streams s ON s.id = m.stream_id
   WHERE m.stream_id = ? ORDER BY m.id DESC LIMIT ?`)
 
@@ -68,7 +71,7 @@ app.get('/api/v1/messages', async (request, reply) => {
   const stream = streamByName.get(String(narrow.find((t) => t.operator === 'stream')?.operand ?? '').trim().toLowerCase())
   if (stream === undefined) return await reply.code(400).send({ result: 'error' })
   // One row more than asked tells whether the page reaches the oldest message, as in Parley.
-  const rows = page.all(stream.id, numBefore + 1)
+  const rows = page.all(senderId, stream.id, numBefore + 1)
   const kept = rows.slice(0, numBefore).reverse()
   const messages = kept.map((r) => ({
     id: r.id,
@@ -83,7 +86,8 @@ app.get('/api/v1/messages', async (request, reply) => {
     content_markdown: r.content_markdown,
     timestamp: r.timestamp,
     last_edit_timestamp: r.last_edit_timestamp,
-    client: r.client
+    client: r.client,
+    flags: r.unread === 1 ? [] : ['read']
   }))
   return { result: 'success', msg: '', data: { messages, found_anchor: false, found_newest: true, found_oldest: rows.length <= numBefore } }
 })
