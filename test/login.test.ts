@@ -223,3 +223,12 @@ t.test('login failures count against the per-username limit: the sixth attempt i
   const api = await limited.app.inject({ method: 'POST', url: '/api/v1/fetch_api_key', payload: { username: 'laertes@example.com', password: 'password123' } })
   t.equal(api.statusCode, 429)
 })
+
+t.test('the login form names the organization (PARLEY_REALM_NAME), in each language', async (t) => {
+  const { app: castle } = await build(t, { PARLEY_REALM_NAME: 'Elsinore <Castle>' })
+  const en = await castle.inject({ url: '/login' })
+  t.equal(en.statusCode, 200)
+  t.match(en.payload, '<h1>Log in to Elsinore &lt;Castle&gt;</h1>', 'escaped like every value')
+  t.match((await castle.inject({ url: '/de/login' })).payload, '<h1>Bei Elsinore &lt;Castle&gt; anmelden</h1>')
+  t.match((await castle.inject({ url: '/zh-hans/login' })).payload, '<h1>登录 Elsinore &lt;Castle&gt;</h1>')
+})
