@@ -1,11 +1,12 @@
 // SPEC §9 production build (scripts/build-assets.ts): minified JS and CSS under
 // content-hashed names and their original ones, a manifest, gzip and brotli siblings.
 import t from 'tap'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { brotliDecompressSync, gunzipSync } from 'node:zlib'
 import { buildAssets } from '../scripts/build-assets.js'
+import { buildWeb } from '../scripts/build-web.js'
 
 // Big enough, and repetitive enough, that compression pays even after minification.
 const RULES = Array.from({ length: 40 }, (_, i) => `.stream-${i} .topic   {\n  color: #336699;\n  margin: 0 auto;\n}\n`).join('')
@@ -90,4 +91,15 @@ t.test('a hashed name changes with the content and only with it', async (t) => {
   const changed = await buildAssets(src, out)
   t.not(changed['css/app.css'], first['css/app.css'], 'new content, a new name')
   t.notOk(existsSync(join(out, first['css/app.css'] as string)), 'the old hashed file is gone from the new build')
+})
+
+// Regression: test/server.test.ts runs `npm run build` while the browser tests' server
+// serves static/js/app.js; a bundle rewritten in place was once sent half-written.
+t.test('rebuilding an unchanged web app leaves static/js/app.js untouched', async (t) => {
+  await buildWeb()
+  const before = statSync('static/js/app.js')
+  await buildWeb()
+  const after = statSync('static/js/app.js')
+  t.equal(after.ino, before.ino, 'the same file')
+  t.equal(after.mtimeMs, before.mtimeMs, 'not written again')
 })
