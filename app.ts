@@ -3,24 +3,24 @@ import { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Socket } from 'node:net'
 import type { Config } from './plugins/app/config.js'
 import configPlugin from './plugins/app/config.js'
-import notes, { RequestLog, isApiPath } from './plugins/app/notes.js'
+import notes, { RequestLog, isApiPath } from './plugins/app/http/notes.js'
 import errorsPlugin, { errors, sendError } from './plugins/app/errors.js'
 import formbody from './plugins/external/formbody.js'
 import basicAuth from './plugins/external/basic-auth.js'
 import staticFiles from './plugins/external/static.js'
 import assets from './plugins/app/pages/assets.js'
-import db from './plugins/app/db.js'
-import bus from './plugins/app/bus.js'
-import users from './plugins/app/users.js'
-import sessions from './plugins/app/sessions.js'
-import ratelimit from './plugins/app/ratelimit.js'
-import auth from './plugins/app/auth.js'
-import streams from './plugins/app/streams.js'
-import messages from './plugins/app/messages.js'
-import presence from './plugins/app/presence.js'
-import events from './plugins/app/events.js'
-import rest from './plugins/app/rest.js'
-import openapi from './plugins/app/openapi.js'
+import db from './plugins/app/db/db.js'
+import bus from './plugins/app/events/bus.js'
+import users from './plugins/app/stores/users.js'
+import sessions from './plugins/app/http/sessions.js'
+import ratelimit from './plugins/app/http/ratelimit.js'
+import auth from './plugins/app/http/auth.js'
+import streams from './plugins/app/stores/streams.js'
+import messages from './plugins/app/stores/messages.js'
+import presence from './plugins/app/stores/presence.js'
+import events from './plugins/app/events/events.js'
+import rest from './plugins/app/http/rest.js'
+import openapi from './plugins/app/http/openapi.js'
 import view from './plugins/external/view.js'
 import i18n from './plugins/app/pages/i18n.js'
 import pagesPlugin from './plugins/app/pages/pages.js'
@@ -33,7 +33,7 @@ export interface AppOptions { config: Config }
 export function serverOptions (logger: FastifyServerOptions['logger']): FastifyServerOptions {
   return {
     logger,
-    // Begins each request's notes and writes its one access line (plugins/app/notes.ts);
+    // Begins each request's notes and writes its one access line (plugins/app/http/notes.ts);
     // Fastify's own request lines stay off.
     logController: new RequestLog(),
     bodyLimit: 1024 * 1024,
@@ -90,7 +90,7 @@ export default async function parley (app: FastifyInstance, opts: AppOptions): P
   await app.register(errorsPlugin)
 
   // @fastify/multipart and @fastify/cookie are registered by the verb table
-  // (plugins/app/rest.ts) in the scopes that use them.
+  // (plugins/app/http/rest.ts) in the scopes that use them.
   await app.register(formbody)
   await app.register(basicAuth)
 

@@ -7,7 +7,7 @@ import closeWithGrace from 'close-with-grace'
 import { existsSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import parley, { serverOptions } from './app.js'
-import { LogThread } from './plugins/app/log-thread.js'
+import { LogThread } from './plugins/app/log/log-thread.js'
 import { ConfigError, loadConfig, type Config } from './plugins/app/config.js'
 
 function readConfig (): Config {
@@ -28,7 +28,7 @@ export async function start (): Promise<FastifyInstance> {
   const config = readConfig()
   const pretty = process.env.PARLEY_PRETTY_LOGS === '1'
   // Log lines are written by a worker thread, which also formats the access lines,
-  // at least every 50 ms and before exit (plugins/app/log-thread.ts; docs/performance.md).
+  // at least every 50 ms and before exit (plugins/app/log/log-thread.ts; docs/performance.md).
   const destination = pretty ? undefined : new LogThread(1)
   const app = Fastify(serverOptions({
     level: config.logLevel,

@@ -24,7 +24,7 @@ export interface ProfileSummary {
   idleMicros: number
 }
 
-/** `file:///…/node_modules/fastify/lib/route.js` → `fastify`; `…/dist/plugins/app/notes.js` → `parley`. */
+/** `file:///…/node_modules/fastify/lib/route.js` → `fastify`; `…/dist/plugins/app/http/notes.js` → `parley`. */
 function owner (url: string): string {
   if (url === '') return '(native/V8)'
   if (url.startsWith('node:')) return 'node core'

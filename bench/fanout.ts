@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { migrate, openDatabase } from '../plugins/app/db.js'
-import { generateApiKey } from '../plugins/app/credentials.js'
+import { migrate, openDatabase } from '../plugins/app/db/db.js'
+import { generateApiKey } from '../plugins/app/http/credentials.js'
 import { startChild } from './children.js'
 
 export interface FanoutResult {

@@ -2,10 +2,10 @@
 // one public stream, a history of messages), the wrk key-rotation script, and the baseline child.
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { migrate, openDatabase } from '../plugins/app/db.js'
-import { renderMarkdown } from '../plugins/app/markdown.js'
-import { searchText, topicKey } from '../plugins/app/narrow.js'
-import { generateApiKey } from '../plugins/app/credentials.js'
+import { migrate, openDatabase } from '../plugins/app/db/db.js'
+import { renderMarkdown } from '../plugins/app/stores/markdown.js'
+import { searchText, topicKey } from '../plugins/app/stores/narrow.js'
+import { generateApiKey } from '../plugins/app/http/credentials.js'
 import { startChild, type Server } from './children.js'
 
 export const STREAM = 'bench'

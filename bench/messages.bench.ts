@@ -3,7 +3,7 @@
 // as in users-me), each against bare Fastify + better-sqlite3 doing the same work at least cost.
 import { cpSync } from 'node:fs'
 import { join } from 'node:path'
-import { RULES } from '../plugins/app/ratelimit.js'
+import { RULES } from '../plugins/app/http/ratelimit.js'
 import { countLines, startParley, type Server } from './children.js'
 import { printProfiles, profiledRun } from './cpuprofile.js'
 import { rotationScript, runWrk, type WrkResult } from './wrk.js'

@@ -18,7 +18,7 @@ export async function up (db: Kysely<any>): Promise<void> {
   // What finds a user's unread rows: per conversation (a stream, stream_id; or a direct one,
   // dm_group_id; the other 0), a message id no unread message of theirs there is older than.
   // Written once when a conversation gets its first unread message for the user; a lower bound
-  // afterwards, raised when messages are read (plugins/app/unread.ts).
+  // afterwards, raised when messages are read (plugins/app/stores/unread.ts).
   let floors = db.schema.createTable('unread_floors')
     .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id'))
     .addColumn('stream_id', 'integer', (c) => c.notNull())

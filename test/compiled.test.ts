@@ -3,10 +3,10 @@
 import t from 'tap'
 import SQLite from 'better-sqlite3'
 import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, SqliteDialect, sql } from 'kysely'
-import { Prepared, PreparedByShape, type Placeholders } from '../plugins/app/compiled.js'
-import type { Database } from '../plugins/app/db.js'
-import { pageQueryOf, pageShape, pageValues, preparePage, type Anchor } from '../plugins/app/message-query.js'
-import type { NarrowFilter } from '../plugins/app/narrow.js'
+import { Prepared, PreparedByShape, type Placeholders } from '../plugins/app/db/compiled.js'
+import type { Database } from '../plugins/app/db/db.js'
+import { pageQueryOf, pageShape, pageValues, preparePage, type Anchor } from '../plugins/app/stores/message-query.js'
+import type { NarrowFilter } from '../plugins/app/stores/narrow.js'
 
 interface Tap { teardown: (fn: () => unknown) => void }
 

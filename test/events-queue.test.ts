@@ -2,8 +2,8 @@
 import t from 'tap'
 import { setFlagsFromString } from 'node:v8'
 import { runInThisContext } from 'node:vm'
-import { loadQueues, saveQueues } from '../plugins/app/events-persist.js'
-import { CAPS, QueueRegistry, serializeBatchEnvelope, type EventQueue, type Queued } from '../plugins/app/events-queue.js'
+import { loadQueues, saveQueues } from '../plugins/app/events/events-persist.js'
+import { CAPS, QueueRegistry, serializeBatchEnvelope, type EventQueue, type Queued } from '../plugins/app/events/events-queue.js'
 
 function registry (heartbeatMs = 60_000): QueueRegistry {
   const r = new QueueRegistry(heartbeatMs, 600)

@@ -6,8 +6,8 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import parley, { serverOptions } from '../app.js'
 import { loadConfig } from '../plugins/app/config.js'
-import { now, type User } from '../plugins/app/users.js'
-import { generateApiKey } from '../plugins/app/credentials.js'
+import { now, type User } from '../plugins/app/stores/users.js'
+import { generateApiKey } from '../plugins/app/http/credentials.js'
 import { basic, build, type TestUser } from './helper.js'
 
 interface Answer { status: number, body: any }

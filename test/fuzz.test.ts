@@ -3,8 +3,8 @@
 import t from 'tap'
 import fc from 'fast-check'
 import type { LightMyRequestResponse } from 'fastify'
-import type { Resource } from '../plugins/app/rest.js'
-import { SESSION_COOKIE } from '../plugins/app/sessions.js'
+import type { Resource } from '../plugins/app/http/rest.js'
+import { SESSION_COOKIE } from '../plugins/app/http/sessions.js'
 import { basic, build } from './helper.js'
 
 // A held long-poll must not stall a run.

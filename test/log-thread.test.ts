@@ -7,9 +7,9 @@ import pino from 'pino'
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
-import { LogThread } from '../plugins/app/log-thread.js'
-import { ACCESS_SINK, accessFields, accessMessage, type AccessEntry } from '../plugins/app/access-line.js'
-import { accessLineWriter } from '../plugins/app/notes.js'
+import { LogThread } from '../plugins/app/log/log-thread.js'
+import { ACCESS_SINK, accessFields, accessMessage, type AccessEntry } from '../plugins/app/log/access-line.js'
+import { accessLineWriter } from '../plugins/app/http/notes.js'
 
 const CHINDINGS = ',"pid":1,"hostname":"h"'
 
@@ -183,7 +183,7 @@ t.test('a reader that goes away (EPIPE) stops the log instead of failing the pro
   // A child whose log goes to a pipe that the parent closes at once.
   const script = join(t.testdir(), 'child.mjs')
   writeFileSync(script, `
-    import { LogThread } from ${JSON.stringify(new URL('../plugins/app/log-thread.ts', import.meta.url).href)}
+    import { LogThread } from ${JSON.stringify(new URL('../plugins/app/log/log-thread.ts', import.meta.url).href)}
     const thread = new LogThread(1)
     for (let i = 0; i < 2000; i++) thread.write('{"n":' + i + '}\\n')
     thread.flush(() => {

@@ -2,7 +2,7 @@
 import t from 'tap'
 import fc from 'fast-check'
 import MarkdownIt from 'markdown-it'
-import { renderMarkdown } from '../plugins/app/markdown.js'
+import { renderMarkdown } from '../plugins/app/stores/markdown.js'
 
 const reference = new MarkdownIt({ html: false, linkify: true, breaks: true })
 

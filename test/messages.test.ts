@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import type { Published } from '../plugins/app/bus.js'
+import type { Published } from '../plugins/app/events/bus.js'
 import { body, build, type TestUser } from './helper.js'
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'

@@ -2,8 +2,8 @@
 import t from 'tap'
 import Fastify, { type InjectOptions, type LightMyRequestResponse } from 'fastify'
 import pino from 'pino'
-import notes, { accessLineWriter, isApiPath, lazyChildLogger, parseUserAgent } from '../plugins/app/notes.js'
-import { accessFields, accessMessage, type AccessEntry } from '../plugins/app/access-line.js'
+import notes, { accessLineWriter, isApiPath, lazyChildLogger, parseUserAgent } from '../plugins/app/http/notes.js'
+import { accessFields, accessMessage, type AccessEntry } from '../plugins/app/log/access-line.js'
 import { serverOptions } from '../app.js'
 import { basic, build } from './helper.js'
 

@@ -1,5 +1,5 @@
 import t from 'tap'
-import type { Published } from '../plugins/app/bus.js'
+import type { Published } from '../plugins/app/events/bus.js'
 import { body, build } from './helper.js'
 
 t.test('POST /users/me/presence records the status, GET /realm/presence shows it, everyone hears of a change', async (t) => {

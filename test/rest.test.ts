@@ -3,7 +3,7 @@ import t from 'tap'
 import type { FastifyInstance, FastifyReply, FastifyRequest, LightMyRequestResponse, onRequestHookHandler } from 'fastify'
 import { Type } from 'typebox'
 import { ParleyError } from '../plugins/app/errors.js'
-import { inSequence, parseParams, planParams } from '../plugins/app/rest.js'
+import { inSequence, parseParams, planParams } from '../plugins/app/http/rest.js'
 import { body, build } from './helper.js'
 
 // One app for the file: every test below either reads or creates uniquely named users.

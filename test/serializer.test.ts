@@ -3,7 +3,7 @@
 import t from 'tap'
 import type { TSchema } from 'typebox'
 import { Value } from 'typebox/value'
-import { envelope, type VerbSpec } from '../plugins/app/rest.js'
+import { envelope, type VerbSpec } from '../plugins/app/http/rest.js'
 import { body, build } from './helper.js'
 
 /** Paths of every property in `value` that `schema` does not declare (anyOf: the branch the value matches). */

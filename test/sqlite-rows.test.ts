@@ -1,7 +1,7 @@
 // objectRows: raw rows made into objects answer exactly what better-sqlite3 answers natively.
 import t from 'tap'
 import SQLite from 'better-sqlite3'
-import { objectRows } from '../plugins/app/sqlite-rows.js'
+import { objectRows } from '../plugins/app/db/sqlite-rows.js'
 
 function fixture (): SQLite.Database {
   const db = new SQLite(':memory:')

@@ -2,7 +2,7 @@
 // unread_msgs in /register, the first_unread anchor, and what deleting or unsubscribing leaves behind.
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { generateApiKey } from '../plugins/app/credentials.js'
+import { generateApiKey } from '../plugins/app/http/credentials.js'
 import { body, build, type TestUser } from './helper.js'
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE'

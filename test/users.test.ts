@@ -1,6 +1,6 @@
 // Users (SPEC §6, §4): listing, creation, edits, deactivation, API keys, passwords, fetch_api_key.
 import t from 'tap'
-import { UserStore } from '../plugins/app/users.js'
+import { UserStore } from '../plugins/app/stores/users.js'
 import { basic, body, build } from './helper.js'
 
 // One app for the whole file; each test makes the users it changes.

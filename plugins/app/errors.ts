@@ -1,7 +1,7 @@
 // Coded errors (SPEC §2) and the one handler that shapes every error answer.
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { isApiPath } from './notes.js'
+import { isApiPath } from './http/notes.js'
 
 export type ErrorCode =
   | 'BAD_REQUEST'

@@ -3,7 +3,7 @@
 import fp from 'fastify-plugin'
 import basicAuth from '@fastify/basic-auth'
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify'
-import { emailKey, toUser } from '../app/users.js'
+import { emailKey, toUser } from '../app/stores/users.js'
 import { BoundedMap } from '../app/bounded-map.js'
 
 /** How many distinct Authorization headers keep their decoded pair. */

@@ -1,6 +1,6 @@
 // Bots: /bots (SPEC §6). A bot is a user with is_bot and an owner.
 import { Type } from 'typebox'
-import { resource, verb } from '../../plugins/app/rest.js'
+import { resource, verb } from '../../plugins/app/http/rest.js'
 import { FullName, UserSchema } from './schemas.js'
 
 export const bots = resource('/bots', {

@@ -1,8 +1,8 @@
 // Real-time events (SPEC §7): POST /register, GET /events (long-poll), DELETE /events.
 import { Type } from 'typebox'
-import { resource, verb, type Resource } from '../../plugins/app/rest.js'
-import { parseNarrow } from '../../plugins/app/events-narrow.js'
-import { serializeBatchEnvelope } from '../../plugins/app/events-queue.js'
+import { resource, verb, type Resource } from '../../plugins/app/http/rest.js'
+import { parseNarrow } from '../../plugins/app/events/events-narrow.js'
+import { serializeBatchEnvelope } from '../../plugins/app/events/events-queue.js'
 import { Empty, UnreadMsgsSchema } from './schemas.js'
 
 const QueueId = Type.String({ minLength: 1, maxLength: 100, description: 'The id POST /register returned' })

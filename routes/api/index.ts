@@ -1,5 +1,5 @@
 // Every REST resource of Parley, in one list: the route table (cf. Zulip's zproject/urls.py).
-import type { Resource } from '../../plugins/app/rest.js'
+import type { Resource } from '../../plugins/app/http/rest.js'
 import { fetchApiKey, serverSettings } from './server.js'
 import { me, regenerateApiKey, user, users } from './users.js'
 import { bots } from './bots.js'

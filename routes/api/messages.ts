@@ -1,7 +1,7 @@
 // Messages: /messages (send, read a page through a narrow) and /messages/{message_id} (SPEC §6).
 import { Type } from 'typebox'
-import { resource, verb, type Resource } from '../../plugins/app/rest.js'
-import { CONTENT_MAX, NUM_MAX, TOPIC_MAX } from '../../plugins/app/messages.js'
+import { resource, verb, type Resource } from '../../plugins/app/http/rest.js'
+import { CONTENT_MAX, NUM_MAX, TOPIC_MAX } from '../../plugins/app/stores/messages.js'
 import { errors } from '../../plugins/app/errors.js'
 import { Empty, MessageId, MessageIds, MessageSchema, NarrowSchema } from './schemas.js'
 

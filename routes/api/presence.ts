@@ -1,6 +1,6 @@
 // Presence: /users/me/presence and /realm/presence (SPEC §6).
 import { Type } from 'typebox'
-import { resource, verb, type Resource } from '../../plugins/app/rest.js'
+import { resource, verb, type Resource } from '../../plugins/app/http/rest.js'
 import { Empty, PresenceSchema } from './schemas.js'
 
 export const myPresence = resource('/users/me/presence', {

@@ -1,8 +1,8 @@
 // Anonymous resources: /server_settings and /fetch_api_key (SPEC §4, §6).
 import { Type } from 'typebox'
-import { resource, verb } from '../../plugins/app/rest.js'
+import { resource, verb } from '../../plugins/app/http/rest.js'
 import { errors } from '../../plugins/app/errors.js'
-import { verifyPassword } from '../../plugins/app/credentials.js'
+import { verifyPassword } from '../../plugins/app/http/credentials.js'
 import { VERSION } from '../../plugins/app/version.js'
 
 export const serverSettings = resource('/server_settings', {

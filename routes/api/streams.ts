@@ -1,7 +1,7 @@
 // Streams and subscriptions: /streams, /streams/{stream_id}, /users/me/subscriptions[/{stream_id}] (SPEC §6).
 import { Type } from 'typebox'
-import { resource, verb, type Resource } from '../../plugins/app/rest.js'
-import { STREAM_DESCRIPTION_MAX, STREAM_NAME_MAX, toStream } from '../../plugins/app/streams.js'
+import { resource, verb, type Resource } from '../../plugins/app/http/rest.js'
+import { STREAM_DESCRIPTION_MAX, STREAM_NAME_MAX, toStream } from '../../plugins/app/stores/streams.js'
 import { Empty, StreamId, StreamSchema } from './schemas.js'
 
 const StreamName = Type.String({ minLength: 1, maxLength: STREAM_NAME_MAX * 2, description: `At most ${STREAM_NAME_MAX} characters` })

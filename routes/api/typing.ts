@@ -1,7 +1,7 @@
 // Typing notifications: /typing (SPEC §6). Nothing is stored; the other participants get a `typing` event.
 import { Type } from 'typebox'
-import { resource, verb, type Resource } from '../../plugins/app/rest.js'
-import { TOPIC_MAX } from '../../plugins/app/messages.js'
+import { resource, verb, type Resource } from '../../plugins/app/http/rest.js'
+import { TOPIC_MAX } from '../../plugins/app/stores/messages.js'
 import { errors } from '../../plugins/app/errors.js'
 import { Empty, StreamId, UserId } from './schemas.js'
 

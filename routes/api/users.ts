@@ -1,6 +1,6 @@
 // Users: /users, /users/me, /users/{user_id}, /users/me/api_key/regenerate (SPEC §6).
 import { Type } from 'typebox'
-import { resource, verb } from '../../plugins/app/rest.js'
+import { resource, verb } from '../../plugins/app/http/rest.js'
 import { errors } from '../../plugins/app/errors.js'
 import { Empty, FullName, RoleSchema, UserId, UserSchema } from './schemas.js'
 

@@ -1,7 +1,7 @@
 // `/api`: the API documentation for people, rendered from the OpenAPI document the
 // `openapi` plugin serves (every resource, verb and parameter with its description).
 import { page } from '../../plugins/app/pages/pages.js'
-import { buildOpenApi } from '../../plugins/app/openapi.js'
+import { buildOpenApi } from '../../plugins/app/http/openapi.js'
 
 interface Schema { type?: string | string[], description?: string, enum?: unknown[], items?: Schema, anyOf?: Schema[], const?: unknown, maxLength?: number, minimum?: number, maximum?: number }
 export interface DocParam { name: string, in: 'path' | 'query' | 'body', required: boolean, type: string, description: string }

@@ -3,8 +3,8 @@
 import { randomBytes } from 'node:crypto'
 import { page, Redirect, safeNext, LOGIN_CSRF_COOKIE, type PageContext } from '../../plugins/app/pages/pages.js'
 import { errors, ParleyError } from '../../plugins/app/errors.js'
-import { safeEqual, verifyPassword } from '../../plugins/app/credentials.js'
-import { SESSION_COOKIE } from '../../plugins/app/sessions.js'
+import { safeEqual, verifyPassword } from '../../plugins/app/http/credentials.js'
+import { SESSION_COOKIE } from '../../plugins/app/http/sessions.js'
 
 /** The visitor's pre-login token: the cookie's, or a fresh one set now. */
 function loginToken ({ request, reply, app }: PageContext): string {

@@ -1,8 +1,8 @@
 // POST /logout with the session's CSRF token (the meta tag's, as a form field): ends the session.
 import { action, Redirect } from '../../plugins/app/pages/pages.js'
 import { errors } from '../../plugins/app/errors.js'
-import { safeEqual } from '../../plugins/app/credentials.js'
-import { SESSION_COOKIE } from '../../plugins/app/sessions.js'
+import { safeEqual } from '../../plugins/app/http/credentials.js'
+import { SESSION_COOKIE } from '../../plugins/app/http/sessions.js'
 
 export const logout = action({
   path: '/logout',

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import parley, { serverOptions } from '../../app.js'
 import { loadConfig } from '../../plugins/app/config.js'
-import type { User } from '../../plugins/app/users.js'
+import type { User } from '../../plugins/app/stores/users.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',

@@ -6,8 +6,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { TFunction } from 'i18next'
 import cookie from '@fastify/cookie'
 import { errors, ParleyError, type ErrorLocalizer } from '../errors.js'
-import { SESSION_COOKIE, type Session } from '../sessions.js'
-import { toUser, type User } from '../users.js'
+import { SESSION_COOKIE, type Session } from '../http/sessions.js'
+import { toUser, type User } from '../stores/users.js'
 import {
   DEFAULT_LANG, LANGUAGE_CODES, LANGUAGE_COOKIE, cookieValue, prefixLang, requestLang, type Lang
 } from './i18n.js'

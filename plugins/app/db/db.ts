@@ -5,9 +5,9 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import SQLite from 'better-sqlite3'
 import { Kysely, Migrator, SqliteDialect, type Generated, type Migration, type MigrationProvider, type SqliteDatabase, type SqliteStatement } from 'kysely'
-import { migrations } from '../../migrations/index.js'
+import { migrations } from '../../../migrations/index.js'
 import { objectRows } from './sqlite-rows.js'
-import { BoundedMap } from './bounded-map.js'
+import { BoundedMap } from '../bounded-map.js'
 
 // Booleans are stored as 0/1 integers and times as Unix seconds, so the same
 // queries run on SQLite now and PostgreSQL later.

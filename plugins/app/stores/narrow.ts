@@ -1,8 +1,8 @@
 // Narrows (SPEC §6): a list of {operator, operand} terms, resolved against the database
 // into filters that become one SQL condition for GET /messages.
 import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely'
-import type { Database, DB } from './db.js'
-import { errors } from './errors.js'
+import type { Database, DB } from '../db/db.js'
+import { errors } from '../errors.js'
 import type { StreamStore } from './streams.js'
 import { emailKey, type User } from './users.js'
 

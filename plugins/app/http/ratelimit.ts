@@ -3,10 +3,10 @@
 // so a Redis implementation can share them between processes later.
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { errors } from './errors.js'
+import { errors } from '../errors.js'
 import type { AppliedLimit } from './notes.js'
-import { emailKey } from './users.js'
-import { BoundedMap } from './bounded-map.js'
+import { emailKey } from '../stores/users.js'
+import { BoundedMap } from '../bounded-map.js'
 
 export interface RateLimitStore {
   /** Adds `by` (0 to only read) to the counter of `key` in a window of `windowSeconds`; returns the count and reset time (Unix seconds). */

@@ -1,8 +1,8 @@
 // Unread state per user (SPEC §7, docs/events.md "Unread messages"): the rows written when a
 // message is sent, the `read` flag's changes, and the counts POST /register reports.
 import { sql, type ExpressionBuilder, type Transaction } from 'kysely'
-import type { Database, DB } from './db.js'
-import { Prepared, type Placeholders } from './compiled.js'
+import type { Database, DB } from '../db/db.js'
+import { Prepared, type Placeholders } from '../db/compiled.js'
 import { readableBy } from './message-query.js'
 import { streamVisibleTo } from './streams.js'
 
@@ -24,7 +24,7 @@ export interface UnreadFloorTable {
 }
 
 // The tables' types live with their store; kysely reads the schema from this interface.
-declare module './db.js' {
+declare module '../db/db.js' {
   interface Database {
     unread: UnreadTable
     unread_floors: UnreadFloorTable

@@ -3,10 +3,10 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import type { ExpressionBuilder, Selectable, Transaction } from 'kysely'
-import type { Database, DB, StreamTable } from './db.js'
-import type { Audience, EventBus } from './bus.js'
-import { Prepared, type Placeholders } from './compiled.js'
-import { errors } from './errors.js'
+import type { Database, DB, StreamTable } from '../db/db.js'
+import type { Audience, EventBus } from '../events/bus.js'
+import { Prepared, type Placeholders } from '../db/compiled.js'
+import { errors } from '../errors.js'
 import { emailKey, isAdmin, now, type User } from './users.js'
 
 export type StreamRow = Selectable<StreamTable>

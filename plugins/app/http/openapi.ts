@@ -3,8 +3,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { allowedMethods, envelope, type Resource, type Verb, type VerbSpec } from './rest.js'
-import { errors } from './errors.js'
-import { VERSION } from './version.js'
+import { errors } from '../errors.js'
+import { VERSION } from '../version.js'
 
 const ERROR_SCHEMA = {
   type: 'object',

@@ -3,11 +3,11 @@
 import fp from 'fastify-plugin'
 import pino from 'pino'
 import { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import type { User } from './users.js'
-import { BoundedMap } from './bounded-map.js'
-import { accessFields, accessJson, accessMessage, ACCESS_SINK, type AccessEntry, type AccessFields, type AccessSink } from './access-line.js'
+import type { User } from '../stores/users.js'
+import { BoundedMap } from '../bounded-map.js'
+import { accessFields, accessJson, accessMessage, ACCESS_SINK, type AccessEntry, type AccessFields, type AccessSink } from '../log/access-line.js'
 
-export type { AccessEntry, AccessFields } from './access-line.js'
+export type { AccessEntry, AccessFields } from '../log/access-line.js'
 
 export interface AppliedLimit {
   domain: string

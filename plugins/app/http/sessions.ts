@@ -4,8 +4,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { createHash, randomBytes } from 'node:crypto'
-import type { DB } from './db.js'
-import { now } from './users.js'
+import type { DB } from '../db/db.js'
+import { now } from '../stores/users.js'
 
 export const SESSION_COOKIE = 'parley_session'
 const LIFETIME_SECONDS = 14 * 24 * 3600

@@ -1,10 +1,10 @@
 // Typing notifications (SPEC §6, §7): nothing stored, one `typing` event to the other
 // participants of a direct conversation or to the subscribers of a stream (Zulip's do_send_typing_notification).
-import type { DB } from './db.js'
+import type { DB } from '../db/db.js'
 import type { EventBus } from './bus.js'
-import { errors } from './errors.js'
-import type { StreamStore } from './streams.js'
-import type { User } from './users.js'
+import { errors } from '../errors.js'
+import type { StreamStore } from '../stores/streams.js'
+import type { User } from '../stores/users.js'
 
 export type TypingInput = { op: 'start' | 'stop' } & (
   | { type: 'direct', to: number[] }

@@ -1,7 +1,7 @@
 // Hot queries built and compiled once, then run again with new values: kysely's building and
 // compiling cost more than SQLite running most of them (docs/performance.md).
 import type { Compilable, CompiledQuery, Kysely, QueryResult } from 'kysely'
-import { BoundedMap } from './bounded-map.js'
+import { BoundedMap } from '../bounded-map.js'
 
 /**
  * What a placeholder is while the query is built: a string no caller sends as a value of its own

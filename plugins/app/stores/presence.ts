@@ -1,8 +1,8 @@
 // The presence store: each user's last reported status, and the do_* action that reports it.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import type { DB } from './db.js'
-import type { EventBus } from './bus.js'
+import type { DB } from '../db/db.js'
+import type { EventBus } from '../events/bus.js'
 import { now, type User } from './users.js'
 
 export type PresenceStatus = 'active' | 'idle'

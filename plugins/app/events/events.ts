@@ -6,7 +6,7 @@ import type { ServerResponse } from 'node:http'
 import { QueueRegistry, type Batch, type EventQueue } from './events-queue.js'
 import type { NarrowTerm } from './events-narrow.js'
 import { loadQueues, saveQueues } from './events-persist.js'
-import type { User } from './users.js'
+import type { User } from '../stores/users.js'
 
 /** Initial state per event type, as POST /register returns it. */
 async function initialState (app: FastifyInstance, user: User, wants: (type: string) => boolean): Promise<Record<string, unknown>> {

@@ -3,10 +3,10 @@
 // Each route gets its onRequest hooks from here, so no route repeats them.
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify'
-import { errors } from './errors.js'
+import { errors } from '../errors.js'
 import { RULES } from './ratelimit.js'
 import { SESSION_COOKIE } from './sessions.js'
-import { isAdmin, toUser, type User } from './users.js'
+import { isAdmin, toUser, type User } from '../stores/users.js'
 import { safeEqual } from './credentials.js'
 
 export type Mount = 'api' | 'json'

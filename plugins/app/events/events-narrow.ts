@@ -1,5 +1,5 @@
 // The narrow of an event queue: which `message` events it receives, matched in memory on the event's message.
-import { errors } from './errors.js'
+import { errors } from '../errors.js'
 
 export interface NarrowTerm {
   operator: 'stream' | 'topic' | 'sender' | 'dm' | 'search'

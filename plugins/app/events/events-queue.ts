@@ -2,7 +2,7 @@
 // acknowledgement, the held long-poll (one waiter per queue) and its heartbeat, caps and the idle sweep.
 import { randomBytes } from 'node:crypto'
 import type { BusEvent, Published } from './bus.js'
-import { errors } from './errors.js'
+import { errors } from '../errors.js'
 import { matchesNarrow, type NarrowTerm } from './events-narrow.js'
 
 /** Limits that keep one client (or many) from exhausting memory; written down in docs/events.md. */

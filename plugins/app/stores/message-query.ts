@@ -1,7 +1,7 @@
 // The one select every message read goes through, the rule of who may read a message, and the page query.
 import type { ExpressionBuilder, Transaction } from 'kysely'
-import type { Database, DB } from './db.js'
-import { Prepared } from './compiled.js'
+import type { Database, DB } from '../db/db.js'
+import { Prepared } from '../db/compiled.js'
 import { narrowBind, narrowShape, narrowWhere, type NarrowFilter } from './narrow.js'
 import { streamVisibleTo } from './streams.js'
 
@@ -92,7 +92,7 @@ export function pageQueryOf (db: Db, userId: number, anchor: Anchor, numBefore: 
 
 /**
  * The oldest unread message of the reader in the narrow (anchor `first_unread`): the narrow's
- * messages from the reader's lowest unread floor on (plugins/app/unread.ts), oldest first, the
+ * messages from the reader's lowest unread floor on (plugins/app/stores/unread.ts), oldest first, the
  * first with an unread row. Its values are a page's reader and narrow.
  */
 function firstUnreadQuery (db: Db, p: PageValues, filters: NarrowFilter[]) {
