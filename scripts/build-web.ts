@@ -2,7 +2,8 @@
 // unminified, with source maps. `npm run build:web` runs it once; scripts/dev.ts calls
 // watchWeb() to rebuild on change; the production build (scripts/build.ts) minifies the result.
 import * as esbuild from 'esbuild'
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -36,6 +37,7 @@ function writeOutputs (files: esbuild.OutputFile[] | undefined): void {
   for (const f of files ?? []) {
     if (existsSync(f.path) && readFileSync(f.path).equals(f.contents)) continue
     const tmp = `${f.path}.${process.pid}.tmp`
+    mkdirSync(dirname(f.path), { recursive: true })
     writeFileSync(tmp, f.contents)
     renameSync(tmp, f.path)
   }
