@@ -1,10 +1,9 @@
 // The Parley app as a plugin: external plugins, then our own, then the routes. Never listens.
 import { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import type { Socket } from 'node:net'
 import type { Config } from './plugins/app/config.js'
 import configPlugin from './plugins/app/config.js'
-import notes, { RequestLog, isApiPath } from './plugins/app/http/notes.js'
-import errorsPlugin, { errors, sendError } from './plugins/app/errors.js'
+import notes, { RequestLog } from './plugins/app/http/notes.js'
+import errorsPlugin, { clientErrorHandler, errors, sendError } from './plugins/app/errors.js'
 import formbody from './plugins/external/formbody.js'
 import basicAuth from './plugins/external/basic-auth.js'
 import staticFiles from './plugins/external/static.js'
@@ -52,34 +51,6 @@ export function serverOptions (logger: FastifyServerOptions['logger']): FastifyS
     },
     clientErrorHandler
   }
-}
-
-/**
- * Errors of Node's HTTP parser (a header over 16 KB, a broken request line) arrive
- * before Fastify has a request: the answer is written on the socket, in the shape
- * the request line's path calls for, instead of Fastify's default JSON.
- */
-function clientErrorHandler (this: FastifyInstance, error: Error & { code?: string }, socket: Socket): void {
-  const err = error as NodeJS.ErrnoException & { rawPacket?: unknown }
-  if (err.code === 'ECONNRESET' || socket.destroyed) return
-  const [status, reason, message] = err.code === 'HPE_HEADER_OVERFLOW'
-    ? [431, 'Request Header Fields Too Large', 'Request header fields too large']
-    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? [408, 'Request Timeout', 'Request timed out']
-      : [400, 'Bad Request', 'Bad request']
-  const raw = Buffer.isBuffer(err.rawPacket) ? err.rawPacket : undefined
-  const line = raw?.subarray(0, 2048).toString('latin1').split('\r\n', 1)[0] ?? ''
-  const path = line.split(' ')[1] ?? ''
-  const html = path !== '' && !isApiPath(path)
-  const body = html
-    ? this.pages?.rawErrorPage(status, message) ?? `<!doctype html><title>${status}</title><h1>${status}</h1><p>${message}</p>`
-    : JSON.stringify({ result: 'error', msg: message, code: 'BAD_REQUEST' })
-  this.log.debug({ err }, 'client error')
-  if (socket.writable) {
-    socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-      `Content-Type: ${html ? 'text/html' : 'application/json'}; charset=utf-8\r\nConnection: close\r\n\r\n${body}`)
-  }
-  socket.destroy(err)
 }
 
 // Plugins are imported explicitly rather than autoloaded: the order is visible

@@ -5,6 +5,7 @@ import t from 'tap'
 import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { FastifyRequest } from 'fastify'
 import { body, build } from './helper.js'
 import {
   I18n, LANGUAGE_CODES, PLURAL_SUFFIX, cookieValue, flatten, langOfTag, loadCatalogs, negotiate, prefixLang, type Lang
@@ -154,9 +155,12 @@ t.test('Accept-Language tags map onto our languages, by q-value', async (t) => {
   t.equal(prefixLang('/de'), 'de')
   t.equal(prefixLang('/deutsch'), undefined)
   t.equal(prefixLang('/zh-hans/?x'), 'zh-hans')
-  t.equal(cookieValue('a=1; parley_language=de; b=2', 'parley_language'), 'de')
-  t.equal(cookieValue('xparley_language=de', 'parley_language'), undefined)
-  t.equal(cookieValue(undefined, 'parley_language'), undefined)
+  const req = (cookie: string | undefined): FastifyRequest => ({ headers: cookie === undefined ? {} : { cookie } }) as unknown as FastifyRequest
+  t.equal(cookieValue(req('a=1; parley_language=de; b=2'), 'parley_language'), 'de')
+  t.equal(cookieValue(req('xparley_language=de'), 'parley_language'), undefined)
+  t.equal(cookieValue(req(undefined), 'parley_language'), undefined)
+  const parsed = { headers: { cookie: 'parley_language=de' }, cookies: { parley_language: 'zh-hans' } } as unknown as FastifyRequest
+  t.equal(cookieValue(parsed, 'parley_language'), 'zh-hans', 'cookies @fastify/cookie parsed are not parsed again')
 })
 
 t.test('API error msgs follow the cookie, then Accept-Language; code never changes', async (t) => {

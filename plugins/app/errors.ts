@@ -1,7 +1,15 @@
 // Coded errors (SPEC §2) and the one handler that shapes every error answer.
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { isApiPath } from './http/notes.js'
+import type { Socket } from 'node:net'
+
+/** `/api/v1` or `/json`, alone or followed by `/` or `?`. */
+export function isApiPath (url: string): boolean {
+  const rest = url.startsWith('/api/v1') ? 7 : url.startsWith('/json') ? 5 : -1
+  if (rest === -1) return false
+  const next = url.charCodeAt(rest)
+  return Number.isNaN(next) || next === 47 /* / */ || next === 63 /* ? */
+}
 
 export type ErrorCode =
   | 'BAD_REQUEST'
@@ -117,7 +125,10 @@ export const errors = {
   notReady: () => new ParleyError('SERVER_NOT_READY', 'Server is not ready, try again later', {}, {}, 'error.not_ready'),
   internal: () => new ParleyError('INTERNAL_SERVER_ERROR', 'Internal server error', {}, {}, 'error.internal'),
   /** A URL whose percent-encoding does not decode (Fastify's FST_ERR_BAD_URL). */
-  badUrl: () => new ParleyError('BAD_REQUEST', 'Malformed URL', {}, {}, 'error.malformed_url')
+  badUrl: () => new ParleyError('BAD_REQUEST', 'Malformed URL', {}, {}, 'error.malformed_url'),
+  /** Node's parser refused the request (clientErrorHandler): code BAD_REQUEST, status 431 or 408 on the socket. */
+  headersTooLarge: () => new ParleyError('BAD_REQUEST', 'Request header fields too large', {}, {}, 'error.headers_too_large'),
+  requestTimeout: () => new ParleyError('BAD_REQUEST', 'Request timed out', {}, {}, 'error.request_timeout')
 }
 
 /**
@@ -184,6 +195,8 @@ export interface ErrorLocalizer {
   message: (request: FastifyRequest, err: ParleyError) => string
   /** Answers `err` as an HTML page in the visitor's language. */
   page: (request: FastifyRequest, reply: FastifyReply, err: ParleyError) => FastifyReply | Promise<FastifyReply>
+  /** The HTML error page for an answer written on the raw socket (clientErrorHandler), in English. */
+  rawPage: (status: number, message: string) => string
 }
 
 declare module 'fastify' {
@@ -197,22 +210,57 @@ export function errorFormat (request: FastifyRequest): 'json' | 'html' {
   return request.notes?.errorFormat ?? (isApiPath(request.url) ? 'json' : 'html')
 }
 
+/** The error envelope of SPEC §2. */
+export function errorBody (err: ParleyError, msg = err.message): Record<string, unknown> {
+  return { result: 'error', msg, code: err.code, ...err.extra }
+}
+
+/** The HTML error page when the page side (templates, languages) is not there to render one. */
+export function plainErrorPage (status: number, message: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${status}</title></head>` +
+    `<body><h1>${status}</h1><p>${escapeHtml(message)}</p></body></html>`
+}
+
 export function sendError (request: FastifyRequest, reply: FastifyReply, err: ParleyError): FastifyReply | Promise<FastifyReply> {
   for (const [name, value] of Object.entries(err.headers)) reply.header(name, value)
   reply.code(err.statusCode)
   const localizer = (request.server as FastifyInstance | undefined)?.errorLocalizer?.current
   if (errorFormat(request) === 'html') {
     if (localizer !== undefined) return localizer.page(request, reply, err)
-    return reply.type('text/html; charset=utf-8').send(
-      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${err.statusCode}</title></head>` +
-      `<body><h1>${err.statusCode}</h1><p>${escapeHtml(err.message)}</p></body></html>`)
+    return reply.type('text/html; charset=utf-8').send(plainErrorPage(err.statusCode, err.message))
   }
-  return reply.type('application/json; charset=utf-8').send({
-    result: 'error',
-    msg: localizer === undefined ? err.message : localizer.message(request, err),
-    code: err.code,
-    ...err.extra
-  })
+  return reply.type('application/json; charset=utf-8')
+    .send(errorBody(err, localizer === undefined ? err.message : localizer.message(request, err)))
+}
+
+/**
+ * Fastify's `clientErrorHandler` server option. Errors of Node's HTTP parser (a header
+ * over 16 KB, a broken request line, a timeout) arrive before Fastify has a request: the
+ * answer is written on the socket, in the shape the request line's path calls for,
+ * instead of Fastify's default JSON. In English: the headers that would choose a
+ * language are the ones that broke.
+ */
+export function clientErrorHandler (this: FastifyInstance, error: Error & { code?: string }, socket: Socket): void {
+  const err = error as NodeJS.ErrnoException & { rawPacket?: unknown }
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const [status, reason, coded] = err.code === 'HPE_HEADER_OVERFLOW'
+    ? [431, 'Request Header Fields Too Large', errors.headersTooLarge()]
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'Request Timeout', errors.requestTimeout()]
+      : [400, 'Bad Request', errors.badRequest('Bad request')]
+  const raw = Buffer.isBuffer(err.rawPacket) ? err.rawPacket : undefined
+  const line = raw?.subarray(0, 2048).toString('latin1').split('\r\n', 1)[0] ?? ''
+  const path = line.split(' ')[1] ?? ''
+  const html = path !== '' && !isApiPath(path)
+  const body = html
+    ? this.errorLocalizer.current?.rawPage(status, coded.message) ?? plainErrorPage(status, coded.message)
+    : JSON.stringify(errorBody(coded))
+  this.log.debug({ err }, 'client error')
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `Content-Type: ${html ? 'text/html' : 'application/json'}; charset=utf-8\r\nConnection: close\r\n\r\n${body}`)
+  }
+  socket.destroy(err)
 }
 
 export function escapeHtml (s: string): string {

@@ -5,6 +5,7 @@ import pino from 'pino'
 import { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { User } from '../stores/users.js'
 import { BoundedMap } from '../bounded-map.js'
+import { isApiPath } from '../errors.js'
 import { accessFields, accessJson, accessMessage, ACCESS_SINK, type AccessEntry, type AccessFields, type AccessSink } from '../log/access-line.js'
 
 export type { AccessEntry, AccessFields } from '../log/access-line.js'
@@ -36,14 +37,6 @@ declare module 'fastify' {
   interface FastifyRequest {
     notes: RequestNotes
   }
-}
-
-/** `/api/v1` or `/json`, alone or followed by `/` or `?`. */
-export function isApiPath (url: string): boolean {
-  const rest = url.startsWith('/api/v1') ? 7 : url.startsWith('/json') ? 5 : -1
-  if (rest === -1) return false
-  const next = url.charCodeAt(rest)
-  return Number.isNaN(next) || next === 47 /* / */ || next === 63 /* ? */
 }
 
 const UNSPECIFIED: readonly [string, string] = ['Unspecified', '']

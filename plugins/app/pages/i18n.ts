@@ -3,8 +3,9 @@
 // in that language.
 import fp from 'fastify-plugin'
 import i18next, { type i18n as I18next, type TFunction } from 'i18next'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { existsSync, readFileSync } from 'node:fs'
+import { parseCookie } from 'cookie'
 import { fileURLToPath } from 'node:url'
 import { ParleyError } from '../errors.js'
 import { BoundedMap } from '../bounded-map.js'
@@ -71,28 +72,20 @@ export function negotiate (header: string | undefined): Lang | undefined {
   return best
 }
 
-/** One cookie's value from a Cookie header, without a parser (API errors and the 404 page use it). */
-export function cookieValue (header: string | undefined, name: string): string | undefined {
-  if (header === undefined) return undefined
-  let at = 0
-  while (at < header.length) {
-    const start = header.indexOf(name, at)
-    if (start === -1) return undefined
-    const before = start === 0 ? ';' : header[start - 1]
-    const eq = start + name.length
-    if ((before === ';' || before === ' ') && header[eq] === '=') {
-      const end = header.indexOf(';', eq)
-      const raw = header.slice(eq + 1, end === -1 ? undefined : end).trim()
-      try { return decodeURIComponent(raw) } catch { return raw }
-    }
-    at = eq
-  }
-  return undefined
+/**
+ * One cookie of a request: the cookies @fastify/cookie parsed (the pages' and /json's scopes),
+ * else parsed now by the library under it, `cookie` (the 404 page and API error msgs, outside those scopes).
+ */
+export function cookieValue (request: FastifyRequest, name: string): string | undefined {
+  const parsed = (request as { cookies?: Record<string, string | undefined> }).cookies
+  if (parsed !== undefined) return parsed[name]
+  const header = request.headers.cookie
+  return header === undefined ? undefined : parseCookie(header)[name]
 }
 
 /** The language of an unprefixed request: cookie, then Accept-Language, then en. */
 export function requestLang (request: FastifyRequest): Lang {
-  const cookie = cookieValue(request.headers.cookie, LANGUAGE_COOKIE)
+  const cookie = cookieValue(request, LANGUAGE_COOKIE)
   if (isLang(cookie)) return cookie
   return negotiate(request.headers['accept-language']) ?? DEFAULT_LANG
 }
@@ -234,12 +227,4 @@ declare module 'fastify' {
 export default fp(async function i18nPlugin (app: FastifyInstance) {
   const i18n = new I18n(loadCatalogs())
   app.decorate('i18n', i18n)
-  // JSON error msgs follow the cookie, then Accept-Language (SPEC §8). Only error
-  // answers pay for this; a request with neither header stays English for free.
-  const previous = app.errorLocalizer.current
-  app.errorLocalizer.current = {
-    message: (request, err) => i18n.errorMessage(requestLang(request), err),
-    page: previous?.page ?? ((_request: FastifyRequest, reply: FastifyReply, err: ParleyError) =>
-      reply.type('text/plain; charset=utf-8').send(err.message))
-  }
-}, { name: 'i18n', dependencies: ['errors'] })
+}, { name: 'i18n' })

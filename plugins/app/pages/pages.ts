@@ -115,8 +115,6 @@ function withPrefix (prefix: string, path: string): string {
 export interface Pages {
   /** Answers `err` as the HTML error page (the 404 page for NOT_FOUND). */
   renderError: (request: FastifyRequest, reply: FastifyReply, err: ParleyError) => Promise<FastifyReply>
-  /** The HTML error page for a raw socket answer (clientErrorHandler), English, rendered at start. */
-  rawErrorPage: (status: number, message: string) => string
   secureCookies: boolean
   languageCookie: (reply: FastifyReply, lang: Lang) => void
 }
@@ -134,7 +132,7 @@ export default fp(async function pagesPlugin (app: FastifyInstance, opts: { page
   const cached = new Map<string, string>()
 
   async function visitorOf (request: FastifyRequest): Promise<Visitor> {
-    const token = cookieValue(request.headers.cookie, SESSION_COOKIE)
+    const token = cookieValue(request, SESSION_COOKIE)
     if (token === undefined || token === '') return ANONYMOUS
     const session = await app.sessions.get(token)
     if (session === undefined) return ANONYMOUS
@@ -274,7 +272,6 @@ export default fp(async function pagesPlugin (app: FastifyInstance, opts: { page
 
   app.decorate('pages', {
     renderError,
-    rawErrorPage,
     secureCookies: secure,
     languageCookie: (reply: FastifyReply, lang: Lang) => {
       reply.setCookie(LANGUAGE_COOKIE, lang, { path: '/', maxAge: 365 * 24 * 3600, sameSite: 'lax', secure })
@@ -298,7 +295,8 @@ export default fp(async function pagesPlugin (app: FastifyInstance, opts: { page
 
   const localizer: ErrorLocalizer = {
     message: (request, err) => i18n.errorMessage(requestLang(request), err),
-    page: renderError
+    page: renderError,
+    rawPage: rawErrorPage
   }
   app.errorLocalizer.current = localizer
 
