@@ -274,11 +274,23 @@ export function inSequence (hooks: onRequestHookHandler[]): onRequestHookHandler
   }
 }
 
+/**
+ * OPTIONS (204 with `Allow`) and 405 (`METHOD_NOT_ALLOWED`, the same `Allow`) for a URL
+ * whose verbs are `allowed` (HEAD included where GET is): SPEC §3, for the verb table
+ * and for the pages alike.
+ */
+export function declareMethodAnswers (scope: FastifyInstance, url: string, allowed: string[], onRequest?: onRequestHookHandler): void {
+  const allowHeader = allowed.join(', ')
+  const hooks = onRequest === undefined ? {} : { onRequest }
+  scope.route({ method: 'OPTIONS', url, ...hooks, handler: async (_request, reply) => reply.code(204).header('allow', allowHeader).send() })
+  const others = scope.supportedMethods.filter((m) => m !== 'OPTIONS' && !allowed.includes(m))
+  if (others.length > 0) {
+    scope.route({ method: others, url, ...hooks, handler: async () => { throw errors.methodNotAllowed(allowed) } })
+  }
+}
+
 /** Mounts every resource under one prefix, with its auth, OPTIONS and 405 answers. */
 async function mountTable (app: FastifyInstance, opts: MountOptions): Promise<void> {
-  const otherMethods = (declared: string[]): string[] =>
-    app.supportedMethods.filter((m) => !declared.includes(m) && m !== 'OPTIONS' && !(m === 'HEAD' && declared.includes('GET')))
-
   // Fastify parses text/plain by default; the API takes only JSON and the two form
   // encodings (SPEC §2), so any other type is 415 rather than a string body.
   app.removeContentTypeParser('text/plain')
@@ -323,24 +335,8 @@ async function mountTable (app: FastifyInstance, opts: MountOptions): Promise<vo
       for (const [method, spec] of Object.entries(r.verbs) as Array<[Verb, VerbSpec]>) {
         if (method !== 'GET') declare(scope, r, method, spec)
       }
-      const allow = allowedMethods(r)
-      const allowHeader = allow.join(', ')
       // OPTIONS and 405 are answered before authentication, from the same table.
-      scope.route({
-        method: 'OPTIONS',
-        url: r.path,
-        onRequest: guardOf(r, true),
-        handler: async (_request, reply) => reply.code(204).header('allow', allowHeader).send()
-      })
-      const others = otherMethods(Object.keys(r.verbs))
-      if (others.length > 0) {
-        scope.route({
-          method: others,
-          url: r.path,
-          onRequest: guardOf(r, true),
-          handler: async () => { throw errors.methodNotAllowed(allow) }
-        })
-      }
+      declareMethodAnswers(scope, r.path, allowedMethods(r), guardOf(r, true))
     }
   })
 }

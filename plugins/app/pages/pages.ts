@@ -5,9 +5,10 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { TFunction } from 'i18next'
 import cookie from '@fastify/cookie'
-import { errors, ParleyError, type ErrorLocalizer } from '../errors.js'
+import { ParleyError, type ErrorLocalizer } from '../errors.js'
 import { SESSION_COOKIE, type Session } from '../http/sessions.js'
 import { toUser, type User } from '../stores/users.js'
+import { declareMethodAnswers } from '../http/rest.js'
 import {
   DEFAULT_LANG, LANGUAGE_CODES, LANGUAGE_COOKIE, cookieValue, prefixLang, requestLang, type Lang
 } from './i18n.js'
@@ -223,17 +224,7 @@ export default fp(async function pagesPlugin (app: FastifyInstance, opts: { page
           return await answer(ctx, spec, await post(ctx), undefined)
         })
       }
-      const allowed = post === undefined ? ['GET', 'HEAD'] : ['GET', 'HEAD', 'POST']
-      scope.route({
-        method: ['OPTIONS'],
-        url: u,
-        handler: async (_request, reply) => reply.code(204).header('allow', allowed.join(', ')).send()
-      })
-      scope.route({
-        method: app.supportedMethods.filter((m) => !allowed.includes(m) && m !== 'OPTIONS'),
-        url: u,
-        handler: async () => { throw errors.methodNotAllowed(allowed) }
-      })
+      declareMethodAnswers(scope, u, post === undefined ? ['GET', 'HEAD'] : ['GET', 'HEAD', 'POST'])
     }
   }
 
