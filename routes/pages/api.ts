@@ -1,7 +1,6 @@
 // `/api`: the API documentation for people, rendered from the OpenAPI document the
 // `openapi` plugin serves (every resource, verb and parameter with its description).
 import { page } from '../../plugins/app/pages/pages.js'
-import { buildOpenApi } from '../../plugins/app/http/openapi.js'
 
 interface Schema { type?: string | string[], description?: string, enum?: unknown[], items?: Schema, anyOf?: Schema[], const?: unknown, maxLength?: number, minimum?: number, maximum?: number }
 export interface DocParam { name: string, in: 'path' | 'query' | 'body', required: boolean, type: string, description: string }
@@ -19,24 +18,35 @@ export function typeName (s: Schema | undefined): string {
   return s.type ?? 'any'
 }
 
+/** The parts of an OpenAPI operation (plugins/app/http/openapi.ts) the page shows. */
+interface Operation {
+  operationId: string
+  summary?: string
+  description?: string
+  'x-access'?: string
+  parameters?: Array<{ name: string, in: 'path' | 'query', required?: boolean, schema?: Schema, description?: string }>
+  requestBody?: { content: Record<string, { schema: { properties: Record<string, Schema>, required?: string[] } } | undefined> }
+  responses?: Record<string, { content?: Record<string, { schema?: { properties?: { data?: { properties?: Record<string, unknown> } } } } | undefined> } | undefined>
+}
+
 /** The OpenAPI document as the lists the template walks. */
 export function apiDoc (doc: Record<string, unknown>): DocPath[] {
-  const paths = doc.paths as Record<string, Record<string, any>>
+  const paths = doc.paths as Record<string, Record<string, Operation>>
   return Object.entries(paths).map(([path, item]) => ({
     path,
     anchor: path.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, ''),
     operations: Object.entries(item).map(([method, op]) => {
-      const params: DocParam[] = (op.parameters as any[] ?? []).map((p) => ({
+      const params: DocParam[] = (op.parameters ?? []).map((p) => ({
         name: p.name, in: p.in, required: p.required === true, type: typeName(p.schema), description: p.schema?.description ?? p.description ?? ''
       }))
-      const body = op.requestBody?.content?.['application/json']?.schema
+      const body = op.requestBody?.content['application/json']?.schema
       if (body !== undefined) {
         const required = new Set<string>(body.required ?? [])
-        for (const [name, schema] of Object.entries(body.properties as Record<string, Schema>)) {
+        for (const [name, schema] of Object.entries(body.properties)) {
           params.push({ name, in: 'body', required: required.has(name), type: typeName(schema), description: schema.description ?? '' })
         }
       }
-      const data = op.responses?.[200]?.content?.['application/json']?.schema?.properties?.data?.properties
+      const data = op.responses?.['200']?.content?.['application/json']?.schema?.properties?.data?.properties
       return {
         method: method.toUpperCase(),
         id: op.operationId,
@@ -50,7 +60,8 @@ export function apiDoc (doc: Record<string, unknown>): DocPath[] {
   }))
 }
 
-let doc: DocPath[] | undefined
+/** Each app's document, made into lists once (apps differ: tests build several with other realm names). */
+const docs = new WeakMap<object, DocPath[]>()
 
 export const apiDocs = page({
   path: '/api',
@@ -58,7 +69,8 @@ export const apiDocs = page({
   title: 'page.api.title',
   cache: true,
   handler: ({ app }) => {
-    doc ??= apiDoc(buildOpenApi(app.resources, app.config.realmName))
+    let doc = docs.get(app)
+    if (doc === undefined) docs.set(app, doc = apiDoc(app.openApiDocument()))
     return { doc }
   }
 })

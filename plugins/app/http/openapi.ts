@@ -2,8 +2,7 @@
 // verb tables that the rest plugin mounts: the API documents itself.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { allowedMethods, envelope, type Resource, type Verb, type VerbSpec } from './rest.js'
-import { errors } from '../errors.js'
+import { allowedMethods, declareMethodAnswers, envelope, type Resource, type Verb, type VerbSpec } from './rest.js'
 import { VERSION } from '../version.js'
 
 const ERROR_SCHEMA = {
@@ -90,22 +89,25 @@ export function buildOpenApi (resources: Resource[], realmName: string): Record<
   }
 }
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The OpenAPI document of every mounted resource, built on first use (GET /api/v1/openapi.json, the /api page). */
+    openApiDocument: () => Record<string, unknown>
+  }
+}
+
 export default fp(async function openapiPlugin (app: FastifyInstance) {
-  let doc: string | undefined
+  let doc: Record<string, unknown> | undefined
+  let json: string | undefined
+  app.decorate('openApiDocument', () => (doc ??= buildOpenApi(app.resources, app.config.realmName)))
   const url = '/api/v1/openapi.json'
-  const allow = allowedMethods({ path: url, verbs: { GET: undefined } })
   app.route({
     method: 'GET',
     url,
     handler: async (_request, reply) => {
-      doc ??= JSON.stringify(buildOpenApi(app.resources, app.config.realmName))
-      return reply.type('application/json; charset=utf-8').send(doc)
+      json ??= JSON.stringify(app.openApiDocument())
+      return reply.type('application/json; charset=utf-8').send(json)
     }
   })
-  app.route({ method: 'OPTIONS', url, handler: async (_r, reply) => reply.code(204).header('allow', allow.join(', ')).send() })
-  app.route({
-    method: app.supportedMethods.filter((m) => m !== 'GET' && m !== 'HEAD' && m !== 'OPTIONS'),
-    url,
-    handler: async () => { throw errors.methodNotAllowed(allow) }
-  })
+  declareMethodAnswers(app, url, allowedMethods({ path: url, verbs: { GET: undefined } }))
 }, { name: 'openapi', dependencies: ['rest', 'config'] })
