@@ -15,6 +15,11 @@ import parley, { serverOptions } from '../../app.js'
 import { loadConfig } from '../../plugins/app/config.js'
 import type { User } from '../../plugins/app/stores/users.js'
 
+/** What the page exposes for tests (web/main.tsx: `window.parley`, the store), and a marker a reload would lose. */
+interface AppWindow {
+  parley: { view: { loadingOlder: boolean }, pendingRead: Set<number>, readsInFlight: number }
+  stillTheSamePage?: boolean
+}
 const CHROMIUM = '/usr/bin/chromium'
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync']
@@ -124,7 +129,7 @@ t.test('older messages load when scrolled to the top', async (t) => {
   for (let i = 0; i < 5 && await page.locator('.list-start').count() === 0; i++) {
     await page.locator('.message-scroller').evaluate((el) => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')) })
     await page.locator('.message-list[data-loaded="true"]').waitFor()
-    await page.waitForFunction(() => !(window as any).parley.view.loadingOlder)
+    await page.waitForFunction(() => !(window as unknown as AppWindow).parley.view.loadingOlder)
   }
   await page.locator('.message .content', { hasText: /^Earlier message 1$/ }).waitFor()
   t.pass('the first message of the topic arrived')
@@ -186,7 +191,7 @@ t.test('unread counts rise with new messages and fall when they are read', async
   await count.waitFor({ state: 'detached' })
   t.pass('the count is gone once the messages were shown')
   // The server was told: a fresh load shows no count either.
-  await page.waitForFunction(() => (window as any).parley.pendingRead.size === 0 && (window as any).parley.readsInFlight === 0)
+  await page.waitForFunction(() => (window as unknown as AppWindow).parley.pendingRead.size === 0 && (window as unknown as AppWindow).parley.readsInFlight === 0)
   await openApp(page, topicHash(general.stream_id, 'welcome'))
   t.equal(await count.count(), 0, 'still read after a reload')
 })
@@ -255,7 +260,7 @@ t.test('the server restarts in mid-session: the app continues without a reload a
   watchErrors(t, hPage)
   const hash = topicHash(general.stream_id, 'restart')
   await Promise.all([openApp(hPage, hash), openApp(opheliaPage, hash)])
-  await opheliaPage.evaluate(() => { (window as any).stillTheSamePage = true })
+  await opheliaPage.evaluate(() => { (window as unknown as AppWindow).stillTheSamePage = true })
 
   await app.close()
   // A message sent while the server is down is kept in the compose box, not lost.
@@ -274,7 +279,7 @@ t.test('the server restarts in mid-session: the app continues without a reload a
   await opheliaPage.fill('.compose-box', 'And the conversation goes on')
   await opheliaPage.press('.compose-box', 'Enter')
   await hPage.locator('.message .content', { hasText: 'And the conversation goes on' }).waitFor({ timeout: 5000 })
-  t.equal(await opheliaPage.evaluate(() => (window as any).stillTheSamePage), true, 'no reload happened')
+  t.equal(await opheliaPage.evaluate(() => (window as unknown as AppWindow).stillTheSamePage), true, 'no reload happened')
 })
 
 t.test('logout ends the session', async (t) => {
