@@ -46,7 +46,7 @@ export function serverOptions (logger: FastifyServerOptions['logger']): FastifyS
     // A URL whose percent-encoding does not decode never reaches the router: the
     // envelope under /api/v1 and /json, the HTML error page elsewhere.
     frameworkErrors (error, request, reply) {
-      Promise.resolve(sendError(request, reply, error.code === 'FST_ERR_BAD_URL' ? errors.badUrl() : errors.badRequest('Bad request')))
+      Promise.resolve(sendError(request, reply, error.code === 'FST_ERR_BAD_URL' ? errors.badUrl() : errors.badRequest('error.bad_request')))
         .catch((err: unknown) => { request.log.error({ err }, 'error page failed') })
     },
     clientErrorHandler

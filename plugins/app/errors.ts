@@ -2,6 +2,9 @@
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Socket } from 'node:net'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { LOCALES_DIR } from './locales-dir.js'
 
 /** `/api/v1` or `/json`, alone or followed by `/` or `?`. */
 export function isApiPath (url: string): boolean {
@@ -56,27 +59,74 @@ const STATUS: Record<ErrorCode, number> = {
   SERVER_NOT_READY: 503
 }
 
+/** The `error` section of locales/en.json, the type the keys are checked against. */
+type EnglishCatalog = typeof import('../../locales/en.json', { with: { type: 'json' } })
+type Singular<K extends string> = K extends `${infer B}_one` ? B : K extends `${infer B}_other` ? B : K
+type KeysOf<T, Prefix extends string> = {
+  [K in keyof T & string]: T[K] extends string ? `${Prefix}${Singular<K>}` : KeysOf<T[K], `${Prefix}${K}.`>
+}[keyof T & string]
+type AnyErrorKey = KeysOf<EnglishCatalog['error'], 'error.'>
+/** The reasons of an invalid variable (`error.why.*`), a `why` inside another msg. */
+export type ReasonKey = Extract<AnyErrorKey, `error.why.${string}`>
+/** An error msg of locales/<lang>.json (`error.*`): a misspelled one fails `tsc`. Plural keys without their `_one`/`_other`. */
+export type ErrorKey = Exclude<AnyErrorKey, ReasonKey>
+
+/** A msg named by its locale key; a variable may itself be such a msg (the `why` of an invalid variable). */
+export interface Keyed { key: ErrorKey | ReasonKey, vars: Vars }
+export type Vars = Record<string, string | number | Keyed>
+
+/**
+ * The English catalog's error texts, read once: errors.ts sits under every layer, so it
+ * reads the file rather than asking the i18n plugin. English plurals by Intl's `en`
+ * rules, as i18next renders them.
+ */
+const ENGLISH: ReadonlyMap<string, string> = (() => {
+  const out = new Map<string, string>()
+  const walk = (obj: Record<string, unknown>, prefix: string): void => {
+    for (const [k, v] of Object.entries(obj)) {
+      if (typeof v === 'string') out.set(prefix + k, v)
+      else if (typeof v === 'object' && v !== null) walk(v as Record<string, unknown>, `${prefix}${k}.`)
+    }
+  }
+  const en = JSON.parse(readFileSync(join(LOCALES_DIR, 'en.json'), 'utf8')) as { error: Record<string, unknown> }
+  walk(en.error, 'error.')
+  return out
+})()
+const ENGLISH_PLURAL = new Intl.PluralRules('en')
+
+/** The English text of a keyed msg, its `{{placeholders}}` filled; throws for a key or a variable the catalog lacks. */
+export function english ({ key, vars }: Keyed): string {
+  const count = vars.count
+  const text = (typeof count === 'number' ? ENGLISH.get(`${key}_${ENGLISH_PLURAL.select(count)}`) : undefined) ?? ENGLISH.get(key)
+  if (text === undefined) throw new Error(`no error msg ${key} in locales/en.json`)
+  if (!text.includes('{{')) return text
+  return text.replace(/\{\{(\w+)\}\}/g, (_, name: string) => {
+    const value = vars[name]
+    if (value === undefined) throw new Error(`error msg ${key} needs the variable ${name}`)
+    return typeof value === 'object' ? english(value) : String(value)
+  })
+}
+
 /**
  * An error a handler throws; the error handler turns it into the envelope. It is an
  * answer, never logged with a stack, so none is captured: under Fastify's hook chain a
  * stack trace cost ~18 µs, which a client hammering past its rate limit (429) or with
  * a bad key (401) would make the server pay on every request (docs/performance.md).
  *
- * `message` is the English msg. `key` and `vars` name it in the locale files
- * (`error.*` in locales/<lang>.json), so the error handler can answer it in the
- * visitor's language (SPEC §8); without a key, the English text itself is looked up
- * there (plugins/app/pages/i18n.ts). `code` is never translated.
+ * `key` and `vars` name the msg in the locale files (`error.*` in locales/<lang>.json),
+ * so the error handler can answer it in the visitor's language (SPEC §8); `message`
+ * is its English text, from locales/en.json. `code` is never translated.
  */
 export class ParleyError extends Error {
   readonly statusCode: number
   constructor (
     readonly code: ErrorCode,
-    message: string,
+    readonly key: ErrorKey,
+    readonly vars: Vars = {},
     readonly extra: Record<string, unknown> = {},
-    readonly headers: Record<string, string> = {},
-    readonly key?: string,
-    readonly vars?: Record<string, string | number>
+    readonly headers: Record<string, string> = {}
   ) {
+    const message = english({ key, vars })
     const limit = Error.stackTraceLimit
     Error.stackTraceLimit = 0
     super(message)
@@ -86,49 +136,62 @@ export class ParleyError extends Error {
   }
 }
 
+/** A reason (`error.why.*`) for errors.invalid and errors.csrf. */
+export function reason (key: ReasonKey, vars: Vars = {}): Keyed {
+  return { key, vars }
+}
+
+type CsrfReason = Extract<ReasonKey, `error.why.csrf_${string}`>
+
 /**
  * The errors of the contract, made in one place so every msg reads the same. Each
- * fixed message carries its locale key; the free-form ones (badRequest(msg), …) are
- * looked up by their English text when translated.
+ * takes the locale key of its msg (and its variables): the English text, and every
+ * translation, come from locales/.
  */
 export const errors = {
-  badRequest: (msg: string) => new ParleyError('BAD_REQUEST', msg),
+  badRequest: (key: ErrorKey, vars?: Vars) => new ParleyError('BAD_REQUEST', key, vars),
   missing: (name: string) =>
-    new ParleyError('REQUEST_VARIABLE_MISSING', `Missing '${name}' argument`, { var_name: name }, {}, 'error.missing', { name }),
-  invalid: (name: string, why?: string) => why === undefined
-    ? new ParleyError('REQUEST_VARIABLE_INVALID', `Invalid '${name}'`, { var_name: name }, {}, 'error.invalid', { name })
-    : new ParleyError('REQUEST_VARIABLE_INVALID', `Invalid '${name}': ${why}`, { var_name: name }, {}, 'error.invalid_because', { name, why }),
-  invalidJson: (what = 'Malformed JSON') => new ParleyError('INVALID_JSON', what),
+    new ParleyError('REQUEST_VARIABLE_MISSING', 'error.missing', { name }, { var_name: name }),
+  /** `why`: a reason key (`error.why.*`) with its variables, or a reason made by reason(). */
+  invalid: (name: string, why?: ReasonKey | Keyed, vars: Vars = {}) => why === undefined
+    ? new ParleyError('REQUEST_VARIABLE_INVALID', 'error.invalid', { name }, { var_name: name })
+    : new ParleyError('REQUEST_VARIABLE_INVALID', 'error.invalid_because',
+      { name, why: typeof why === 'string' ? reason(why, vars) : why }, { var_name: name }),
+  invalidJson: (key: ErrorKey = 'error.malformed_json') => new ParleyError('INVALID_JSON', key),
   invalidJsonParam: (name: string) =>
-    new ParleyError('INVALID_JSON', `Argument '${name}' is not valid JSON`, { var_name: name }, {}, 'error.invalid_json_param', { name }),
-  badQueue: (id: string) => new ParleyError('BAD_EVENT_QUEUE_ID', `Bad event queue ID: ${id}`, { queue_id: id }, {}, 'error.bad_queue', { id }),
-  unauthorized: (msg = 'Not logged in: API authentication or user session required', scheme: 'Basic' | 'Session' = 'Basic') =>
-    new ParleyError('UNAUTHORIZED', msg, {}, { 'www-authenticate': `${scheme} realm="parley"` }),
+    new ParleyError('INVALID_JSON', 'error.invalid_json_param', { name }, { var_name: name }),
+  badQueue: (id: string) => new ParleyError('BAD_EVENT_QUEUE_ID', 'error.bad_queue', { id }, { queue_id: id }),
+  unauthorized: (key: ErrorKey = 'error.unauthorized', scheme: 'Basic' | 'Session' = 'Basic') =>
+    new ParleyError('UNAUTHORIZED', key, {}, {}, { 'www-authenticate': `${scheme} realm="parley"` }),
   deactivated: (scheme: 'Basic' | 'Session' = 'Basic') =>
-    new ParleyError('USER_DEACTIVATED', 'Account is deactivated', {}, { 'www-authenticate': `${scheme} realm="parley"` }, 'error.deactivated'),
-  invalidApiKey: () => new ParleyError('INVALID_API_KEY', 'Invalid API key', {}, {}, 'error.invalid_api_key'),
-  notAdmin: () => new ParleyError('UNAUTHORIZED_PRINCIPAL', 'Must be an organization administrator', {}, {}, 'error.not_admin'),
-  forbidden: (msg: string) => new ParleyError('UNAUTHORIZED_PRINCIPAL', msg),
-  csrf: (reason: string) => new ParleyError('CSRF_FAILED', `CSRF error: ${reason}`, { reason }),
-  notFound: (msg = 'Not found') => new ParleyError('NOT_FOUND', msg),
-  pageNotFound: () => new ParleyError('NOT_FOUND', 'Page not found', {}, {}, 'error.page_not_found'),
+    new ParleyError('USER_DEACTIVATED', 'error.deactivated', {}, {}, { 'www-authenticate': `${scheme} realm="parley"` }),
+  invalidApiKey: () => new ParleyError('INVALID_API_KEY', 'error.invalid_api_key'),
+  notAdmin: () => new ParleyError('UNAUTHORIZED_PRINCIPAL', 'error.not_admin'),
+  forbidden: (key: ErrorKey, vars?: Vars) => new ParleyError('UNAUTHORIZED_PRINCIPAL', key, vars),
+  /** The envelope's `reason` is the reason in English, whatever the msg's language. */
+  csrf: (why: CsrfReason) => {
+    const keyed = reason(why)
+    return new ParleyError('CSRF_FAILED', 'error.csrf', { reason: keyed }, { reason: english(keyed) })
+  },
+  notFound: (key: ErrorKey = 'error.not_found', vars?: Vars) => new ParleyError('NOT_FOUND', key, vars),
+  pageNotFound: () => new ParleyError('NOT_FOUND', 'error.page_not_found'),
   methodNotAllowed: (allowed: string[]) =>
-    new ParleyError('METHOD_NOT_ALLOWED', 'Method Not Allowed', { allowed_methods: allowed }, { allow: allowed.join(', ') }, 'error.method_not_allowed'),
-  alreadyExists: (msg: string) => new ParleyError('ALREADY_EXISTS', msg),
-  noChange: (msg: string) => new ParleyError('NO_CHANGE', msg),
-  tooLarge: () => new ParleyError('PAYLOAD_TOO_LARGE', 'Request body too large', {}, {}, 'error.too_large'),
+    new ParleyError('METHOD_NOT_ALLOWED', 'error.method_not_allowed', {}, { allowed_methods: allowed }, { allow: allowed.join(', ') }),
+  alreadyExists: (key: ErrorKey, vars?: Vars) => new ParleyError('ALREADY_EXISTS', key, vars),
+  noChange: (key: ErrorKey, vars?: Vars) => new ParleyError('NO_CHANGE', key, vars),
+  tooLarge: () => new ParleyError('PAYLOAD_TOO_LARGE', 'error.too_large'),
   unsupportedMediaType: (type: string) => type === ''
-    ? new ParleyError('UNSUPPORTED_MEDIA_TYPE', 'Unsupported media type: the body has no Content-Type', {}, {}, 'error.no_media_type')
-    : new ParleyError('UNSUPPORTED_MEDIA_TYPE', `Unsupported media type: ${type}`, {}, {}, 'error.unsupported_media_type', { type }),
+    ? new ParleyError('UNSUPPORTED_MEDIA_TYPE', 'error.no_media_type')
+    : new ParleyError('UNSUPPORTED_MEDIA_TYPE', 'error.unsupported_media_type', { type }),
   rateLimited: (retryAfter: number) =>
-    new ParleyError('RATE_LIMIT_HIT', 'API usage exceeded rate limit', { 'retry-after': retryAfter }, { 'retry-after': String(retryAfter) }, 'error.rate_limited'),
-  notReady: () => new ParleyError('SERVER_NOT_READY', 'Server is not ready, try again later', {}, {}, 'error.not_ready'),
-  internal: () => new ParleyError('INTERNAL_SERVER_ERROR', 'Internal server error', {}, {}, 'error.internal'),
+    new ParleyError('RATE_LIMIT_HIT', 'error.rate_limited', {}, { 'retry-after': retryAfter }, { 'retry-after': String(retryAfter) }),
+  notReady: () => new ParleyError('SERVER_NOT_READY', 'error.not_ready'),
+  internal: () => new ParleyError('INTERNAL_SERVER_ERROR', 'error.internal'),
   /** A URL whose percent-encoding does not decode (Fastify's FST_ERR_BAD_URL). */
-  badUrl: () => new ParleyError('BAD_REQUEST', 'Malformed URL', {}, {}, 'error.malformed_url'),
+  badUrl: () => new ParleyError('BAD_REQUEST', 'error.malformed_url'),
   /** Node's parser refused the request (clientErrorHandler): code BAD_REQUEST, status 431 or 408 on the socket. */
-  headersTooLarge: () => new ParleyError('BAD_REQUEST', 'Request header fields too large', {}, {}, 'error.headers_too_large'),
-  requestTimeout: () => new ParleyError('BAD_REQUEST', 'Request timed out', {}, {}, 'error.request_timeout')
+  headersTooLarge: () => new ParleyError('BAD_REQUEST', 'error.headers_too_large'),
+  requestTimeout: () => new ParleyError('BAD_REQUEST', 'error.request_timeout')
 }
 
 /**
@@ -144,9 +207,9 @@ function fromFastify (err: FastifyError, contentType: string): ParleyError | und
       return errors.unauthorized()
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return errors.invalidJson(err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'Empty JSON body' : 'Malformed JSON')
+      return errors.invalidJson(err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'error.empty_json' : 'error.malformed_json')
     case 'FST_INVALID_JSON_FIELD_ERROR':
-      return errors.invalidJson('Malformed JSON in a multipart field')
+      return errors.invalidJson('error.malformed_json_field')
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
     case 'FST_REQ_FILE_TOO_LARGE':
     case 'FST_FILES_LIMIT':
@@ -158,21 +221,21 @@ function fromFastify (err: FastifyError, contentType: string): ParleyError | und
       // Fastify's message does not name the type: the header does.
       return err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
         ? errors.unsupportedMediaType(contentType)
-        : errors.badRequest('Invalid Content-Length')
+        : errors.badRequest('error.bad_content_length')
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
     case 'FST_PROTO_VIOLATION':
     case 'FST_ERR_CTP_INVALID_TYPE':
-      return errors.badRequest('Malformed request body')
+      return errors.badRequest('error.malformed_body')
   }
   if (err.code === undefined && typeof err.message === 'string' && MULTIPART_ERROR.test(err.message)) {
-    return errors.badRequest('Malformed multipart body')
+    return errors.badRequest('error.malformed_multipart')
   }
   if (err.statusCode === 413) return errors.tooLarge()
   if (err.statusCode === 415) return errors.unsupportedMediaType(contentType)
   if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 && err.statusCode !== 404) {
     // Anything else a library rejected as the client's fault (multipart parse errors,
     // JSON syntax in a content-type parser): a generic 400, never a 5xx.
-    return errors.badRequest(err.statusCode === 400 ? 'Malformed request' : 'Bad request')
+    return errors.badRequest(err.statusCode === 400 ? 'error.malformed_request' : 'error.bad_request')
   }
   return undefined
 }
@@ -247,7 +310,7 @@ export function clientErrorHandler (this: FastifyInstance, error: Error & { code
     ? [431, 'Request Header Fields Too Large', errors.headersTooLarge()]
     : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
       ? [408, 'Request Timeout', errors.requestTimeout()]
-      : [400, 'Bad Request', errors.badRequest('Bad request')]
+      : [400, 'Bad Request', errors.badRequest('error.bad_request')]
   const raw = Buffer.isBuffer(err.rawPacket) ? err.rawPacket : undefined
   const line = raw?.subarray(0, 2048).toString('latin1').split('\r\n', 1)[0] ?? ''
   const path = line.split(' ')[1] ?? ''

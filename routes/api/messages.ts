@@ -64,7 +64,7 @@ export const flags = resource('/messages/flags', {
     }),
     response: Type.Object({ messages: Type.Array(Type.Integer(), { description: 'The ids whose flag changed' }) }),
     handler: async ({ app, params, user }) => {
-      if (params.flag !== 'read') throw errors.invalid('flag', `unsupported flag '${params.flag}': only 'read' is supported`)
+      if (params.flag !== 'read') throw errors.invalid('flag', 'error.why.unsupported_flag', { flag: params.flag })
       return { messages: await app.messages.doUpdateMessageFlags(user, params.op, params.flag, params.messages) }
     }
   })

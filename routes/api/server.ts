@@ -39,7 +39,7 @@ export const fetchApiKey = resource('/fetch_api_key', {
       const ok = await verifyPassword(params.password, row?.is_bot === 1 ? null : row?.password_hash ?? null)
       if (row === undefined || !ok) {
         await app.rateLimiter.recordAuthFailure(params.username)
-        throw errors.unauthorized('Your username or password is incorrect')
+        throw errors.unauthorized('error.wrong_password')
       }
       if (row.is_active !== 1) throw errors.deactivated()
       return { api_key: row.api_key, email: row.email, user_id: row.id }

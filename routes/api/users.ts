@@ -27,7 +27,7 @@ export const users = resource('/users', {
     response: Type.Object({ user_id: Type.Integer() }),
     handler: async ({ app, params, user }) => {
       const role = params.role ?? 'member'
-      if (role === 'owner' && user.role !== 'owner') throw errors.forbidden('Must be an organization owner')
+      if (role === 'owner' && user.role !== 'owner') throw errors.forbidden('error.not_owner')
       const created = await app.users.doCreateUser({ email: params.email, password: params.password, full_name: params.full_name, role })
       return { user_id: created.user_id }
     }
@@ -51,7 +51,7 @@ export const user = resource('/users/:user_id', {
     response: Type.Object({ user: UserSchema }),
     handler: async ({ app, params }) => {
       const found = await app.users.get(params.user_id)
-      if (found === undefined) throw errors.notFound('No such user')
+      if (found === undefined) throw errors.notFound('error.no_such_user')
       return { user: found }
     }
   }),

@@ -36,7 +36,7 @@ export const login = page({
     const sent = body.csrf_token
     const expected = request.cookies[LOGIN_CSRF_COOKIE]
     if (typeof sent !== 'string' || expected === undefined || sent === '' || !safeEqual(sent, expected)) {
-      throw errors.csrf(typeof sent !== 'string' || sent === '' ? 'CSRF token missing.' : 'CSRF token incorrect.')
+      throw errors.csrf(typeof sent !== 'string' || sent === '' ? 'error.why.csrf_missing' : 'error.why.csrf_incorrect')
     }
     const username = typeof body.username === 'string' ? body.username.trim().slice(0, 254) : ''
     const password = typeof body.password === 'string' ? body.password.slice(0, 1024) : ''

@@ -9,8 +9,8 @@ export const logout = action({
   handler: async ({ app, request, reply, visitor }) => {
     if (visitor.session !== null && visitor.token !== null) {
       const sent = (request.body as Record<string, unknown> | undefined)?.csrf_token
-      if (typeof sent !== 'string' || sent === '') throw errors.csrf('CSRF token missing.')
-      if (!safeEqual(sent, visitor.session.csrfToken)) throw errors.csrf('CSRF token incorrect.')
+      if (typeof sent !== 'string' || sent === '') throw errors.csrf('error.why.csrf_missing')
+      if (!safeEqual(sent, visitor.session.csrfToken)) throw errors.csrf('error.why.csrf_incorrect')
       await app.sessions.destroy(visitor.token)
     }
     reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure: app.pages.secureCookies })

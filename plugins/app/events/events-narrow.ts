@@ -36,16 +36,16 @@ export function parseNarrow (raw: unknown[]): NarrowTerm[] {
       operand = o.operand
       negated = o.negated === true
     } else {
-      throw errors.invalid('narrow', 'each element must be {operator, operand} or [operator, operand]')
+      throw errors.invalid('narrow', 'error.why.narrow_element')
     }
-    if (typeof operator !== 'string' || !OPERATORS.has(operator)) throw errors.invalid('narrow', `unknown operator ${JSON.stringify(operator)}`)
+    if (typeof operator !== 'string' || !OPERATORS.has(operator)) throw errors.invalid('narrow', 'error.why.unknown_operator', { operator: JSON.stringify(operator) })
     if (operator === 'dm') {
       if (typeof operand === 'string') operand = operand.split(',').map((s) => s.trim()).filter((s) => s !== '')
       if (!Array.isArray(operand) || !operand.every((x) => typeof x === 'string' || Number.isInteger(x))) {
-        throw errors.invalid('narrow', 'the dm operand must be a list of user ids or emails')
+        throw errors.invalid('narrow', 'error.why.dm_operand')
       }
     } else if (typeof operand !== 'string' && !(Number.isInteger(operand) && operator !== 'topic' && operator !== 'search')) {
-      throw errors.invalid('narrow', `bad operand for ${operator}`)
+      throw errors.invalid('narrow', 'error.why.bad_operand', { operator })
     }
     return { operator: operator as NarrowTerm['operator'], operand, negated }
   })

@@ -24,7 +24,7 @@ export class TypingNotifier {
       .where('id', 'in', unique).where('is_active', '=', 1).orderBy('id').execute()
     if (rows.length !== unique.length) {
       const missing = unique.find((id) => !rows.some((r) => r.user_id === id))
-      throw errors.invalid('to', `no such user: ${String(missing)}`)
+      throw errors.invalid('to', 'error.why.no_such_user', { id: String(missing) })
     }
     return rows
   }
@@ -44,7 +44,7 @@ export class TypingNotifier {
       this.bus.publish({ type: 'typing', op: input.op, message_type: 'stream', sender: from, stream_id: stream.id, topic }, { kind: 'users', userIds: to })
       return
     }
-    if (input.to.length === 0) throw errors.invalid('to', 'no recipients')
+    if (input.to.length === 0) throw errors.invalid('to', 'error.why.no_recipients')
     const recipients = await this.people([...input.to, sender.user_id])
     const to = recipients.flatMap((p) => p.user_id === sender.user_id ? [] : [p.user_id])
     if (to.length === 0) return

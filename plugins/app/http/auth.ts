@@ -102,8 +102,8 @@ export class Auth {
       if (row.is_active !== 1) throw errors.deactivated('Session')
       if (!SAFE_METHODS.has(request.method)) {
         const sent = request.headers['x-csrf-token']
-        if (typeof sent !== 'string' || sent === '') throw errors.csrf('CSRF token missing.')
-        if (!safeEqual(sent, session.csrfToken)) throw errors.csrf('CSRF token incorrect.')
+        if (typeof sent !== 'string' || sent === '') throw errors.csrf('error.why.csrf_missing')
+        if (!safeEqual(sent, session.csrfToken)) throw errors.csrf('error.why.csrf_incorrect')
       }
       request.notes.user = toUser(row)
     }

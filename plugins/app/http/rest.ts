@@ -8,7 +8,8 @@ import { Type, type Static, type TObject, type TSchema } from 'typebox'
 import { Compile } from 'typebox/compile'
 import type { Validator } from 'typebox/compile'
 import type { Access, Mount } from './auth.js'
-import { errors } from '../errors.js'
+import { errors, reason, type Keyed } from '../errors.js'
+import { firstReason } from './schema-reason.js'
 import { setClientParam } from './notes.js'
 import cookie from '../../external/cookie.js'
 import multipart from '../../external/multipart.js'
@@ -144,11 +145,6 @@ function isPlainObject (v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v)
 }
 
-function firstError (check: Validator, value: unknown): string | undefined {
-  const e = check.Errors(value)[0]
-  return e?.message
-}
-
 /** The first character of a JSON text (after whitespace); the literals are checked in full by JSON.parse. */
 const JSON_START = /^\s*(?:[-0-9"[{]|true|false|null)/
 
@@ -164,15 +160,15 @@ function readParam (p: ParamPlan, raw: unknown): unknown {
   } catch {
     if (p.kind === 'mixed') return raw
     if (p.structured) throw errors.invalidJsonParam(p.name)
-    throw errors.invalid(p.name, `must be ${describe(p)}`)
+    throw errors.invalid(p.name, describe(p))
   }
   if (p.kind === 'mixed' && !p.check.Check(parsed)) return raw
   return parsed
 }
 
-function describe (p: ParamPlan): string {
+function describe (p: ParamPlan): Keyed {
   const s = p.check.Type() as any
-  return typeof s.type === 'string' ? `of type ${String(s.type)}` : 'valid'
+  return typeof s.type === 'string' ? reason('error.why.must_be_type', { type: String(s.type) }) : reason('error.why.must_be_valid')
 }
 
 /**
@@ -185,11 +181,11 @@ export function parseParams (plan: ParamPlan[], request: FastifyRequest, hasBody
   const query = (request.query ?? {}) as Record<string, unknown>
   let body: Record<string, unknown> = {}
   if (hasBody && request.body !== undefined && request.body !== null) {
-    if (!isPlainObject(request.body)) throw errors.badRequest('The request body must be a JSON object or a form')
+    if (!isPlainObject(request.body)) throw errors.badRequest('error.body_not_object')
     body = request.body
   }
   for (const name of Object.keys(body)) {
-    if (Object.hasOwn(query, name)) throw errors.badRequest(`Parameter '${name}' was given both in the query and in the body`)
+    if (Object.hasOwn(query, name)) throw errors.badRequest('error.param_twice', { name })
   }
   if ('client' in body) setClientParam(request, body.client)
 
@@ -202,7 +198,7 @@ export function parseParams (plan: ParamPlan[], request: FastifyRequest, hasBody
       continue
     }
     const value = readParam(p, raw)
-    if (!p.check.Check(value)) throw errors.invalid(p.name, firstError(p.check, value))
+    if (!p.check.Check(value)) throw errors.invalid(p.name, firstReason(p.check, value))
     params[p.name] = value
   }
   // Plans are short: a scan costs less than building a set on every request.
@@ -242,7 +238,7 @@ function requestGuard (route: string, parsesBody: boolean, bodyLimit: number): o
     }
     const declared = request.headers['content-length']
     if (parsesBody && declared === undefined && request.headers['content-type']?.toLowerCase().startsWith('multipart/') === true) {
-      done(errors.badRequest('A multipart body needs a Content-Length header'))
+      done(errors.badRequest('error.multipart_length'))
       return
     }
     done(Number(declared) > bodyLimit ? errors.tooLarge() : undefined)

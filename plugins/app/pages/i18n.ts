@@ -4,10 +4,10 @@
 import fp from 'fastify-plugin'
 import i18next, { type i18n as I18next, type TFunction } from 'i18next'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { parseCookie } from 'cookie'
-import { fileURLToPath } from 'node:url'
-import { ParleyError } from '../errors.js'
+import type { Keyed, ParleyError } from '../errors.js'
+import { LOCALES_DIR } from '../locales-dir.js'
 import { BoundedMap } from '../bounded-map.js'
 
 export const LANGUAGES = [
@@ -20,10 +20,7 @@ export const LANGUAGE_CODES: readonly Lang[] = LANGUAGES.map((l) => l.code)
 export const DEFAULT_LANG: Lang = 'en'
 export const LANGUAGE_COOKIE = 'parley_language'
 
-/** locales/ beside the sources, or three levels up when running from dist/. */
-export const LOCALES_DIR = ['../../../locales', '../../../../locales']
-  .map((p) => fileURLToPath(new URL(p, import.meta.url)))
-  .find((p) => existsSync(p)) ?? fileURLToPath(new URL('../../../locales', import.meta.url))
+export { LOCALES_DIR }
 
 export type Catalog = Record<string, unknown>
 
@@ -113,51 +110,9 @@ export function flatten (obj: Catalog, prefix = '', out: Record<string, string> 
 
 export const PLURAL_SUFFIX = /_(zero|one|two|few|many|other)$/
 
-interface Pattern { key: string, re: RegExp, names: string[] }
-
-/**
- * Finds the key of an English error msg built without one (the free-form factories:
- * badRequest, forbidden, notFound… with a literal or an interpolated text): exact texts
- * by a map, texts with placeholders by a pattern made from the English catalog.
- */
-export class MessageIndex {
-  private readonly exact = new Map<string, string>()
-  private readonly patterns: Pattern[] = []
-
-  constructor (english: Record<string, string>, section: string) {
-    for (const [full, text] of Object.entries(english)) {
-      if (!full.startsWith(section + '.')) continue
-      const key = full.replace(PLURAL_SUFFIX, '')
-      const names: string[] = []
-      const source = text.split(/\{\{(\w+)\}\}/).map((piece, i) => {
-        if (i % 2 === 1) { names.push(piece); return '(.+?)' }
-        return piece.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-      }).join('')
-      if (names.length === 0) { if (!this.exact.has(text)) this.exact.set(text, key) } else this.patterns.push({ key, re: new RegExp(`^${source}$`, 's'), names })
-    }
-    // The most literal text first: `CSRF error: CSRF token missing.` before `CSRF error: {{reason}}`.
-    this.patterns.sort((a, b) => b.re.source.length - a.re.source.length)
-  }
-
-  find (text: string): { key: string, vars: Record<string, string | number> } | undefined {
-    const key = this.exact.get(text)
-    if (key !== undefined) return { key, vars: {} }
-    for (const p of this.patterns) {
-      const m = p.re.exec(text)
-      if (m === null) continue
-      const vars: Record<string, string | number> = {}
-      p.names.forEach((name, i) => { const v = m[i + 1] as string; vars[name] = name === 'count' ? Number(v) : v })
-      return { key: p.key, vars }
-    }
-    return undefined
-  }
-}
-
 export class I18n {
   readonly languages = LANGUAGES
   private readonly fixed: Record<Lang, TFunction>
-  private readonly errorIndex: MessageIndex
-  private readonly reasonIndex: MessageIndex
   readonly catalogs: Record<Lang, Catalog>
 
   constructor (catalogs: Record<Lang, Catalog>) {
@@ -178,9 +133,6 @@ export class I18n {
       showSupportNotice: false
     } as Parameters<I18next['init']>[0]).catch(() => {})
     this.fixed = Object.fromEntries(LANGUAGE_CODES.map((l) => [l, instance.getFixedT(l)])) as Record<Lang, TFunction>
-    const english = flatten(catalogs.en)
-    this.errorIndex = new MessageIndex(english, 'error')
-    this.reasonIndex = new MessageIndex(english, 'error.why')
   }
 
   /** The translate function of one language. */
@@ -191,23 +143,16 @@ export class I18n {
     return (this.catalogs[lang].web as Catalog | undefined) ?? {}
   }
 
-  /** The key and variables of an error, from the error itself or found by its English text. */
-  errorKey (err: ParleyError): { key: string, vars: Record<string, string | number> } | undefined {
-    if (err.key !== undefined) return { key: err.key, vars: err.vars ?? {} }
-    return this.errorIndex.find(err.message)
-  }
-
-  /** `err`'s msg in `lang`; the English text when no key is known. */
+  /** `err`'s msg in `lang`, from its key and variables (a variable that is itself a keyed msg, as a `why`, translated too). */
   errorMessage (lang: Lang, err: ParleyError): string {
     if (lang === DEFAULT_LANG) return err.message
-    const found = this.errorKey(err)
-    if (found === undefined) return err.message
-    const vars: Record<string, string | number> = { ...found.vars }
-    if (typeof vars.why === 'string') {
-      const why = this.reasonIndex.find(vars.why)
-      if (why !== undefined) vars.why = this.fixed[lang](why.key, why.vars)
-    }
-    return this.fixed[lang](found.key, vars)
+    return this.keyed(this.fixed[lang], err)
+  }
+
+  private keyed (t: TFunction, { key, vars }: Keyed): string {
+    const values: Record<string, string | number> = {}
+    for (const [name, value] of Object.entries(vars)) values[name] = typeof value === 'object' ? this.keyed(t, value) : value
+    return t(key, values)
   }
 }
 

@@ -77,15 +77,15 @@ const MESSAGE_COLUMNS = ['sender_id', 'content', 'content_markdown', 'timestamp'
 function chars (s: string): number { return [...s].length }
 
 function checkContent (content: string): string {
-  if (content.trim() === '') throw errors.invalid('content', 'must not be empty')
-  if (chars(content) > CONTENT_MAX) throw errors.invalid('content', `at most ${CONTENT_MAX} characters`)
+  if (content.trim() === '') throw errors.invalid('content', 'error.why.empty')
+  if (chars(content) > CONTENT_MAX) throw errors.invalid('content', 'error.why.at_most_characters', { count: CONTENT_MAX })
   return content
 }
 
 export function checkTopic (topic: string): string {
   const t = topic.trim()
-  if (t === '') throw errors.invalid('topic', 'must not be empty')
-  if (chars(t) > TOPIC_MAX) throw errors.invalid('topic', `at most ${TOPIC_MAX} characters`)
+  if (t === '') throw errors.invalid('topic', 'error.why.empty')
+  if (chars(t) > TOPIC_MAX) throw errors.invalid('topic', 'error.why.at_most_characters', { count: TOPIC_MAX })
   return t
 }
 
@@ -156,7 +156,7 @@ export class MessageStore {
   /** One message the user may read; anything else is 404 (no existence leak). */
   async getVisible (user: User, id: number, db: Db = this.db): Promise<FlaggedMessage> {
     const row = await selectMessages(db, user.user_id).where('messages.id', '=', id).where(readableBy(user.user_id)).executeTakeFirst()
-    if (row === undefined) throw errors.notFound('Invalid message(s)')
+    if (row === undefined) throw errors.notFound('error.invalid_messages')
     const [m] = await this.toMessages(db, [row])
     return m as FlaggedMessage
   }
@@ -172,12 +172,12 @@ export class MessageStore {
   /** Resolves direct-message recipients (ids or emails) to active users; 400 naming `to` otherwise. */
   private async recipients (db: Db, to: Outgoing['to']): Promise<DisplayRecipient[]> {
     const list = Array.isArray(to) ? to : typeof to === 'number' ? [to] : to.split(',').map((s) => s.trim()).filter((s) => s !== '')
-    if (list.length === 0) throw errors.invalid('to', 'no recipients')
+    if (list.length === 0) throw errors.invalid('to', 'error.why.no_recipients')
     const found: DisplayRecipient[] = []
     for (const who of list) {
       const q = db.selectFrom('users').select(['id', 'email', 'full_name']).where('is_active', '=', 1)
       const row = typeof who === 'number' ? await q.where('id', '=', who).executeTakeFirst() : await q.where('email_key', '=', emailKey(who)).executeTakeFirst()
-      if (row === undefined) throw errors.invalid('to', `no such user: ${String(who)}`)
+      if (row === undefined) throw errors.invalid('to', 'error.why.no_such_user', { id: String(who) })
       found.push(row)
     }
     return found
@@ -196,7 +196,7 @@ export class MessageStore {
         const topic = checkTopic(input.topic)
         let to = input.to
         if (Array.isArray(to)) {
-          if (to.length !== 1) throw errors.invalid('to', 'a stream message goes to exactly one stream')
+          if (to.length !== 1) throw errors.invalid('to', 'error.why.one_stream')
           to = to[0] as number | string
         }
         const stream = await this.streams.findVisible(sender, to, trx)
@@ -295,15 +295,15 @@ export class MessageStore {
    * Idempotent: the same edit twice succeeds twice, each time stamping the edit.
    */
   async doUpdateMessage (actor: User, id: number, changes: { content?: string | undefined, topic?: string | undefined }): Promise<Message> {
-    if (changes.content === undefined && changes.topic === undefined) throw errors.badRequest('Nothing to change')
+    if (changes.content === undefined && changes.topic === undefined) throw errors.badRequest('error.nothing_to_change')
     const content = changes.content === undefined ? undefined : checkContent(changes.content)
     const topic = changes.topic === undefined ? undefined : checkTopic(changes.topic)
     const html = content === undefined ? undefined : renderMarkdown(content)
     const t = now()
     const { message, audience } = await this.db.transaction().execute(async (trx) => {
       const m = await this.getVisible(actor, id, trx)
-      if (m.sender_id !== actor.user_id && !isAdmin(actor)) throw errors.forbidden('You don\'t have permission to edit this message')
-      if (topic !== undefined && m.type !== 'stream') throw errors.invalid('topic', 'direct messages have no topic')
+      if (m.sender_id !== actor.user_id && !isAdmin(actor)) throw errors.forbidden('error.cannot_edit_message')
+      if (topic !== undefined && m.type !== 'stream') throw errors.invalid('topic', 'error.why.dm_no_topic')
       const newTopic = topic ?? m.topic
       const newMarkdown = content ?? m.content_markdown
       await trx.updateTable('messages').set({
@@ -328,7 +328,7 @@ export class MessageStore {
   async doDeleteMessage (actor: User, id: number): Promise<void> {
     const { message, audience } = await this.db.transaction().execute(async (trx) => {
       const message = await this.getVisible(actor, id, trx)
-      if (message.sender_id !== actor.user_id && !isAdmin(actor)) throw errors.forbidden('You don\'t have permission to delete this message')
+      if (message.sender_id !== actor.user_id && !isAdmin(actor)) throw errors.forbidden('error.cannot_delete_message')
       const audience = await this.audienceOf(message, trx)
       await trx.deleteFrom('messages').where('id', '=', id).execute()
       return { message, audience }

@@ -2,7 +2,7 @@
 // into filters that become one SQL condition for GET /messages.
 import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely'
 import type { Database, DB } from '../db/db.js'
-import { errors } from '../errors.js'
+import { errors, type ReasonKey, type Vars } from '../errors.js'
 import type { StreamStore } from './streams.js'
 import { emailKey, type User } from './users.js'
 
@@ -28,7 +28,7 @@ export function memberKey (ids: number[]): string { return [...new Set(ids)].sor
 
 export function searchText (topic: string, markdown: string): string { return `${topic}\n${markdown}`.toLowerCase() }
 
-function bad (why: string): Error { return errors.invalid('narrow', why) }
+function bad (why: ReasonKey, vars?: Vars): Error { return errors.invalid('narrow', why, vars) }
 
 function asList (operand: NarrowOperand): Array<string | number> {
   if (Array.isArray(operand)) return operand
@@ -39,7 +39,7 @@ function asList (operand: NarrowOperand): Array<string | number> {
 async function userIdOf (db: DB, who: string | number): Promise<number> {
   const q = db.selectFrom('users').select('id')
   const row = typeof who === 'number' ? await q.where('id', '=', who).executeTakeFirst() : await q.where('email_key', '=', emailKey(who)).executeTakeFirst()
-  if (row === undefined) throw bad(`unknown user '${String(who)}'`)
+  if (row === undefined) throw bad('error.why.unknown_user', { who: String(who) })
   return row.id
 }
 
@@ -54,17 +54,17 @@ export async function resolveNarrow (db: DB, streams: StreamStore, user: User, t
     const negated = negatedFlag
     switch (operator) {
       case 'stream': {
-        if (Array.isArray(operand)) throw bad('a stream operand is an id or a name')
-        const row = await streams.findVisible(user, operand).catch(() => { throw bad(`unknown stream '${String(operand)}'`) })
+        if (Array.isArray(operand)) throw bad('error.why.stream_operand')
+        const row = await streams.findVisible(user, operand).catch(() => { throw bad('error.why.unknown_stream', { name: String(operand) }) })
         filters.push({ op: 'stream', streamId: row.id, negated })
         break
       }
       case 'topic':
-        if (typeof operand !== 'string') throw bad('a topic operand is a string')
+        if (typeof operand !== 'string') throw bad('error.why.topic_operand')
         filters.push({ op: 'topic', topicKey: topicKey(operand), negated })
         break
       case 'sender':
-        if (Array.isArray(operand)) throw bad('a sender operand is a user id or an email')
+        if (Array.isArray(operand)) throw bad('error.why.sender_operand')
         filters.push({ op: 'sender', userId: await userIdOf(db, operand), negated })
         break
       case 'dm': {
@@ -76,13 +76,13 @@ export async function resolveNarrow (db: DB, streams: StreamStore, user: User, t
         break
       }
       case 'search': {
-        if (typeof operand !== 'string') throw bad('a search operand is a string')
+        if (typeof operand !== 'string') throw bad('error.why.search_operand')
         const words = operand.toLowerCase().split(/\s+/).filter((w) => w !== '')
         if (words.length > 0) filters.push({ op: 'search', patterns: words.map(likePattern), negated })
         break
       }
       default:
-        throw bad(`unknown operator '${rawOperator}'`)
+        throw bad('error.why.unknown_operator', { operator: `'${rawOperator}'` })
     }
   }
   return filters

@@ -45,10 +45,10 @@ function nameKey (name: string): string { return name.trim().toLowerCase() }
 
 function cleanName (name: string, varName: string): string {
   const n = name.trim()
-  if (n === '') throw errors.invalid(varName, 'must not be empty')
-  if ([...n].length > STREAM_NAME_MAX) throw errors.invalid(varName, `at most ${STREAM_NAME_MAX} characters`)
+  if (n === '') throw errors.invalid(varName, 'error.why.empty')
+  if ([...n].length > STREAM_NAME_MAX) throw errors.invalid(varName, 'error.why.at_most_characters', { count: STREAM_NAME_MAX })
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(n)) throw errors.invalid(varName, 'must not contain control characters')
+  if (/[\u0000-\u001f\u007f]/.test(n)) throw errors.invalid(varName, 'error.why.control_characters')
   return n
 }
 
@@ -136,7 +136,9 @@ export class StreamStore {
       ? await this.streamById.executeTakeFirst(db, { user: user.user_id, id: idOrName })
       : await this.streamByName.executeTakeFirst(db, { user: user.user_id, key: nameKey(idOrName) })
     if (row === undefined) {
-      throw errors.notFound(typeof idOrName === 'number' ? `Invalid stream ID: ${idOrName}` : `Stream '${idOrName}' does not exist`)
+      throw typeof idOrName === 'number'
+        ? errors.notFound('error.invalid_stream_id', { id: idOrName })
+        : errors.notFound('error.no_such_stream', { name: idOrName })
     }
     return row
   }
@@ -169,7 +171,7 @@ export class StreamStore {
     for (const p of principals) {
       const q = trx.selectFrom('users').select('id').where('is_active', '=', 1)
       const row = typeof p === 'number' ? await q.where('id', '=', p).executeTakeFirst() : await q.where('email_key', '=', emailKey(p)).executeTakeFirst()
-      if (row === undefined) throw errors.invalid('principals', `no such user: ${String(p)}`)
+      if (row === undefined) throw errors.invalid('principals', 'error.why.no_such_user', { id: String(p) })
       ids.add(row.id)
     }
     return [...ids]
@@ -181,7 +183,7 @@ export class StreamStore {
     const t = now()
     const { row, members } = await this.db.transaction().execute(async (trx) => {
       const existing = await trx.selectFrom('streams').select('id').where('name_key', '=', nameKey(name)).executeTakeFirst()
-      if (existing !== undefined) throw errors.alreadyExists(`Stream '${name}' already exists`)
+      if (existing !== undefined) throw errors.alreadyExists('error.stream_exists', { name })
       const others = await this.resolvePrincipals(trx, input.principals ?? [])
       const members = [...new Set([creator.user_id, ...others])]
       const row = await trx.insertInto('streams').values({
@@ -216,7 +218,7 @@ export class StreamStore {
       if (newName !== undefined && newName !== before.name) {
         if (nameKey(newName) !== before.name_key) {
           const clash = await trx.selectFrom('streams').select('id').where('name_key', '=', nameKey(newName)).executeTakeFirst()
-          if (clash !== undefined) throw errors.alreadyExists(`Stream '${newName}' already exists`)
+          if (clash !== undefined) throw errors.alreadyExists('error.stream_exists', { name: newName })
         }
         set.name = newName
         set.name_key = nameKey(newName)
@@ -243,12 +245,12 @@ export class StreamStore {
     const { row, audience } = await this.db.transaction().execute(async (trx) => {
       const row = await trx.selectFrom('streams').selectAll().where('id', '=', streamId).executeTakeFirst()
       const subscribed = row !== undefined && await this.isSubscribed(actor.user_id, streamId, trx)
-      if (row === undefined || (row.invite_only === 1 && !subscribed)) throw errors.notFound(`Invalid stream ID: ${streamId}`)
+      if (row === undefined || (row.invite_only === 1 && !subscribed)) throw errors.notFound('error.invalid_stream_id', { id: streamId })
       if (!isAdmin(actor)) {
-        if (row.is_archived === 1) throw errors.notFound(`Invalid stream ID: ${streamId}`)
+        if (row.is_archived === 1) throw errors.notFound('error.invalid_stream_id', { id: streamId })
         throw errors.notAdmin()
       }
-      if (row.is_archived === 1) throw errors.noChange('Stream is already archived')
+      if (row.is_archived === 1) throw errors.noChange('error.already_archived')
       await trx.updateTable('streams').set({ is_archived: 1, name_key: null }).where('id', '=', streamId).execute()
       subscribersChanged(this.db, trx, streamId)
       return { row, audience: await this.audienceOf(row, trx) }
@@ -260,7 +262,7 @@ export class StreamStore {
   async doSubscribe (user: User, streamId: number): Promise<Stream> {
     const row = await this.db.transaction().execute(async (trx) => {
       const row = await this.findVisible(user, streamId, trx)
-      if (await this.isSubscribed(user.user_id, streamId, trx)) throw errors.alreadyExists(`Already subscribed to '${row.name}'`)
+      if (await this.isSubscribed(user.user_id, streamId, trx)) throw errors.alreadyExists('error.already_subscribed', { name: row.name })
       await trx.insertInto('subscriptions').values({ user_id: user.user_id, stream_id: streamId, date_subscribed: now() }).execute()
       subscribersChanged(this.db, trx, streamId)
       return row
@@ -275,7 +277,7 @@ export class StreamStore {
     const row = await this.db.transaction().execute(async (trx) => {
       const row = await this.findVisible(user, streamId, trx)
       const removed = await trx.deleteFrom('subscriptions').where('user_id', '=', user.user_id).where('stream_id', '=', streamId).executeTakeFirst()
-      if (Number(removed.numDeletedRows) === 0) throw errors.noChange(`Not subscribed to '${row.name}'`)
+      if (Number(removed.numDeletedRows) === 0) throw errors.noChange('error.not_subscribed', { name: row.name })
       subscribersChanged(this.db, trx, streamId)
       return row
     })

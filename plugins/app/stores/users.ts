@@ -157,7 +157,7 @@ export class UserStore {
   private verify (row: UserRow | undefined, apiKey: string | Buffer, scheme: 'Basic', key?: Buffer): UserRow {
     // Compare even for an unknown email, so the answer time does not tell which emails exist.
     const keyMatches = safeEqual(key ?? row?.api_key ?? UNKNOWN_USER_KEY, apiKey)
-    if (row === undefined || !keyMatches) throw errors.unauthorized('Invalid API key or email', scheme)
+    if (row === undefined || !keyMatches) throw errors.unauthorized('error.invalid_credentials', scheme)
     if (row.is_active !== 1) throw errors.deactivated(scheme)
     return row
   }
@@ -172,7 +172,7 @@ export class UserStore {
     const passwordHash = input.password === undefined ? null : await hashPassword(input.password)
     const row = await this.db.transaction().execute(async (trx) => {
       const existing = await trx.selectFrom('users').select('id').where('email_key', '=', emailKey(input.email)).executeTakeFirst()
-      if (existing !== undefined) throw errors.alreadyExists(`Email '${input.email}' already in use`)
+      if (existing !== undefined) throw errors.alreadyExists('error.email_in_use', { email: input.email })
       return await trx.insertInto('users').values({
         email: input.email.trim(),
         email_key: emailKey(input.email),
@@ -199,12 +199,12 @@ export class UserStore {
    * deactivation, which only takes the owner's own bots along.
    */
   async doCreateBot (owner: User, input: { full_name: string, short_name: string, bot_type: string }): Promise<UserRow> {
-    if (owner.is_bot) throw errors.forbidden('Bots cannot create bots')
-    if (owner.role === 'guest') throw errors.forbidden('Must be an organization member')
+    if (owner.is_bot) throw errors.forbidden('error.bots_cannot_create_bots')
+    if (owner.role === 'guest') throw errors.forbidden('error.not_member')
     const email = `${input.short_name}-bot@${this.botDomain}`
     const row = await this.db.transaction().execute(async (trx) => {
       const existing = await trx.selectFrom('users').select('id').where('email_key', '=', emailKey(email)).executeTakeFirst()
-      if (existing !== undefined) throw errors.badRequest('Username already in use')
+      if (existing !== undefined) throw errors.badRequest('error.username_in_use')
       return await trx.insertInto('users').values({
         email,
         email_key: emailKey(email),
@@ -231,21 +231,21 @@ export class UserStore {
   async doUpdateUser (actor: User, targetId: number, changes: { full_name?: string | undefined, role?: Role | undefined }): Promise<User> {
     const self = actor.user_id === targetId
     if (!isAdmin(actor) && (!self || changes.role !== undefined)) {
-      if (await this.get(targetId) === undefined) throw errors.notFound('No such user')
+      if (await this.get(targetId) === undefined) throw errors.notFound('error.no_such_user')
       throw errors.notAdmin()
     }
     const updated = await this.db.transaction().execute(async (trx) => {
       const target = await trx.selectFrom('users').selectAll().where('id', '=', targetId).executeTakeFirst()
-      if (target === undefined) throw errors.notFound('No such user')
+      if (target === undefined) throw errors.notFound('error.no_such_user')
       if (changes.role !== undefined && changes.role !== target.role) {
         if ((changes.role === 'owner' || target.role === 'owner') && actor.role !== 'owner') {
-          throw errors.forbidden('Must be an organization owner')
+          throw errors.forbidden('error.not_owner')
         }
         if (target.role === 'owner') {
           const owners = await trx.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n'))
             .where('role', '=', 'owner').where('is_active', '=', 1).where('is_bot', '=', 0).executeTakeFirstOrThrow()
           if (Number(owners.n) <= 1 && target.is_active === 1) {
-            throw errors.badRequest('The owner permission cannot be removed from the only organization owner.')
+            throw errors.badRequest('error.last_owner_role')
           }
         }
       }
@@ -270,18 +270,18 @@ export class UserStore {
    */
   async doDeactivateUser (actor: User, targetId: number): Promise<void> {
     if (!isAdmin(actor)) {
-      if (await this.get(targetId) === undefined) throw errors.notFound('No such user')
+      if (await this.get(targetId) === undefined) throw errors.notFound('error.no_such_user')
       throw errors.notAdmin()
     }
     const removed = await this.db.transaction().execute(async (trx) => {
       const target = await trx.selectFrom('users').selectAll().where('id', '=', targetId).executeTakeFirst()
-      if (target === undefined) throw errors.notFound('No such user')
-      if (target.is_active !== 1) throw errors.noChange('User is already deactivated')
+      if (target === undefined) throw errors.notFound('error.no_such_user')
+      if (target.is_active !== 1) throw errors.noChange('error.already_deactivated')
       if (target.role === 'owner' && target.is_bot === 0) {
-        if (actor.role !== 'owner') throw errors.forbidden('Must be an organization owner')
+        if (actor.role !== 'owner') throw errors.forbidden('error.not_owner')
         const owners = await trx.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n'))
           .where('role', '=', 'owner').where('is_active', '=', 1).where('is_bot', '=', 0).executeTakeFirstOrThrow()
-        if (Number(owners.n) <= 1) throw errors.badRequest('Cannot deactivate the only organization owner')
+        if (Number(owners.n) <= 1) throw errors.badRequest('error.last_owner_deactivate')
       }
       const bots = await trx.selectFrom('users').select('id')
         .where('bot_owner_id', '=', targetId).where('is_active', '=', 1).execute()
