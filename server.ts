@@ -57,6 +57,10 @@ export async function start (): Promise<FastifyInstance> {
   // The listening line before anything printed directly.
   if (destination !== undefined) await new Promise<void>((resolve) => { destination.flush(resolve) })
   if (owner.created) {
+    // The reader may be gone already (`npm start | head -1`): an EPIPE on this write would
+    // be an uncaught error, and the process would exit 1 instead of serving; the log
+    // thread stops writing on EPIPE the same way (decisions 23).
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code !== 'EPIPE') throw err })
     const how = owner.password === config.adminPassword
       ? 'with the password from PARLEY_ADMIN_PASSWORD'
       : `with the generated password ${owner.password ?? ''} (shown only this once)`

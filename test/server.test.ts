@@ -164,6 +164,22 @@ t.test('SIGTERM still stops the server after its stdout reader went away (EPIPE)
   t.equal(code, 0, 'exits 0 instead of retrying the log write forever')
 })
 
+// Regression: the owner's first-start message is written to stdout after the listening
+// line; a reader gone by then (EPIPE) was an uncaught error, and the server exited 1.
+t.test('a stdout reader gone before the owner message is printed: the server keeps serving and exits 0 on SIGTERM', async (t) => {
+  const server = startServer(t, {})
+  await new Promise<void>((resolve) => {
+    server.child.stdout?.on('data', (c: Buffer) => {
+      // At the first log line, before anything after it is read.
+      if (c.toString('utf8').includes('listening at')) { server.child.stdout?.destroy(); resolve() }
+    })
+  })
+  await new Promise((resolve) => setTimeout(resolve, 800))
+  t.equal(server.child.exitCode, null, 'still running')
+  server.child.kill('SIGTERM')
+  t.equal(await within(server.exited, 10_000), 0)
+})
+
 t.test('a .env file in the working directory configures the server, and its bad values are named too', async (t) => {
   const server = startServer(t, {}, { dotEnv: 'PARLEY_REALM_NAME=Elsinore\n' })
   const url = await listeningUrl(server)
