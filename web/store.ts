@@ -3,7 +3,7 @@
 // Components subscribe and re-render on change; nothing here touches the DOM.
 import { api, ApiError, background } from './api'
 import { apiNarrow, conversationKey, dmKey, dmPeers, matches, narrowKey, topicKey } from './narrow'
-import type { Bootstrap, Message, MessagesPage, Narrow, Presence, RegisterResponse, ServerEvent, Stream, UnreadMsgs, User } from './types'
+import type { Bootstrap, Flag, Message, MessagesPage, Narrow, Presence, RegisterResponse, ServerEvent, Stream, UnreadMsgs, User } from './types'
 
 const EVENT_TYPES = ['message', 'update_message', 'delete_message', 'update_message_flags', 'typing', 'presence', 'subscription', 'stream', 'realm_user']
 const PAGE = 50
@@ -189,7 +189,7 @@ export class Store {
 
   handle (ev: ServerEvent): void {
     switch (ev.type) {
-      case 'message': this.onMessage(ev.message as Message, ev.flags as string[] | undefined); break
+      case 'message': this.onMessage(ev.message as Message, ev.flags as Flag[] | undefined); break
       case 'update_message': this.onUpdate(ev); break
       case 'delete_message': this.onDelete(ev); break
       case 'update_message_flags': this.onFlags(ev); break
@@ -207,8 +207,8 @@ export class Store {
     this.emit()
   }
 
-  private onMessage (m: Message, flags: string[] | undefined): void {
-    const f = flags ?? m.flags ?? ['read']
+  private onMessage (m: Message, flags: Flag[] | undefined): void {
+    const f: Flag[] = flags ?? m.flags ?? ['read']
     this.noteMessage({ ...m, flags: f })
     // A message ends its sender's typing notice there.
     this.typing.get(conversationKey(m, this.me.user_id))?.delete(m.sender_id)

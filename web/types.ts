@@ -1,4 +1,5 @@
 // The shapes the web app reads from the /json API (SPEC §6, §7) and the page's bootstrap JSON.
+import type { DisplayRecipient, Flag, Message as ApiMessage } from '../plugins/app/stores/message-shape.js'
 
 export interface Bootstrap {
   user_id: number
@@ -27,23 +28,12 @@ export interface Stream {
   invite_only: boolean
 }
 
-export interface Recipient { id: number, email: string, full_name: string }
+export type Recipient = DisplayRecipient
+export type { Flag }
 
-export interface Message {
-  id: number
-  sender_id: number
-  sender_email: string
-  sender_full_name: string
-  type: 'stream' | 'direct'
-  stream_id?: number
-  display_recipient: string | Recipient[]
-  topic: string
-  content: string
-  content_markdown: string
-  timestamp: number
-  last_edit_timestamp: number | null
-  /** Present once the server keeps read state: ['read'] or []. */
-  flags?: string[]
+/** A message of GET /json/messages (with the reader's flags) or of a `message` event (flags beside it). */
+export interface Message extends ApiMessage {
+  flags?: Flag[]
 }
 
 export interface Presence { status: 'active' | 'idle', timestamp: number }
