@@ -1,0 +1,8 @@
+// Every incoming-webhook integration of Parley, in one list (SPEC §10). Adding one is a
+// file beside this and a line here; the dispatcher (plugins/app/webhooks/) is not touched.
+import type { CompiledIntegration } from '../../plugins/app/webhooks/integration.js'
+import { json } from './json.js'
+
+export const integrations: CompiledIntegration[] = [
+  json
+]
