@@ -2,11 +2,7 @@
 import { Type } from 'typebox'
 import { event, integration } from '../../plugins/app/webhooks/integration.js'
 
-/** A fence longer than any run of backticks in the text, so the block cannot be closed early. */
-function fence (text: string): string {
-  const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length))
-  return '`'.repeat(Math.max(3, longest + 1))
-}
+import { fence } from './markdown.js'
 
 export const json = integration({
   name: 'json',
