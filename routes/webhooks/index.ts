@@ -2,7 +2,9 @@
 // file beside this and a line here; the dispatcher (plugins/app/webhooks/) is not touched.
 import type { CompiledIntegration } from '../../plugins/app/webhooks/integration.js'
 import { json } from './json.js'
+import { slack } from './slack.js'
 
 export const integrations: CompiledIntegration[] = [
-  json
+  json,
+  slack
 ]
