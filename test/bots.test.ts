@@ -62,7 +62,9 @@ t.test('GET /bots lists only the caller\'s own active bots, with bot_owner_id an
   const bots = body(res).data.bots
   t.same(bots.map((b: { user_id: number }) => b.user_id), [a1, a2])
   for (const b of bots) t.match(b, { is_bot: true, bot_owner_id: alice.id, is_active: true, email: /-bot@localhost$/ })
-  t.notOk(bots.some((b: { api_key?: string }) => 'api_key' in b))
+  // The owner sees each bot's key (an incoming-webhook bot's URL carries it, docs/webhooks.md), never its secret.
+  t.ok(bots.every((b: { api_key?: string }) => /^[A-Za-z0-9]{32}$/.test(b.api_key ?? '')))
+  t.notOk(bots.some((b: object) => 'webhook_secret' in b))
 
   // A deactivated bot leaves the list.
   const del = await app.inject({ method: 'DELETE', url: `/api/v1/users/${a2}`, headers: { authorization: owner.auth } })

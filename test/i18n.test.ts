@@ -85,7 +85,7 @@ t.test('every error msg is keyed where it is made: its English text from en.json
   const keys = new Set(Object.keys(flatten(catalogs.en)).filter((k) => k.startsWith('error.') && !k.startsWith('error.why.')).map((k) => k.replace(PLURAL_SUFFIX, '')))
   t.ok(keys.size > 40)
   for (const key of keys) {
-    const vars = { name: 'n', id: 7, email: 'e', type: 'x', reason: { key: 'error.why.csrf_missing', vars: {} }, why: { key: 'error.why.at_most_characters', vars: { count: 2 } } } as const
+    const vars = { name: 'n', id: 7, email: 'e', type: 'x', integration: 'GitHub', header: 'X-GitHub-Event', event: 'star', reason: { key: 'error.why.csrf_missing', vars: {} }, why: { key: 'error.why.at_most_characters', vars: { count: 2 } } } as const
     const err = new ParleyError('BAD_REQUEST', key as ErrorKey, vars)
     for (const lang of LANGUAGE_CODES) {
       const text = i18n.errorMessage(lang, err)

@@ -6,7 +6,7 @@ import i18next, { type i18n as I18next, type TFunction } from 'i18next'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { readFileSync } from 'node:fs'
 import { parseCookie } from 'cookie'
-import type { Keyed, ParleyError } from '../errors.js'
+import type { Keyed } from '../errors.js'
 import { LOCALES_DIR } from '../locales-dir.js'
 import { BoundedMap } from '../bounded-map.js'
 
