@@ -23,7 +23,9 @@ import openapi from './plugins/app/http/openapi.js'
 import view from './plugins/external/view.js'
 import i18n from './plugins/app/pages/i18n.js'
 import pagesPlugin from './plugins/app/pages/pages.js'
+import webhooks from './plugins/app/webhooks/webhooks.js'
 import { resources } from './routes/api/index.js'
+import { integrations } from './routes/webhooks/index.js'
 import { pages, actions } from './routes/pages/index.js'
 
 export interface AppOptions { config: Config }
@@ -77,6 +79,8 @@ export default async function parley (app: FastifyInstance, opts: AppOptions): P
   await app.register(events)
 
   await app.register(rest, { resources })
+  // Incoming webhooks (SPEC §10): routes that are not REST, beside the verb table.
+  await app.register(webhooks, { integrations })
   await app.register(openapi)
   await app.register(assets)
   await app.register(staticFiles)

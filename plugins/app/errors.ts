@@ -254,8 +254,8 @@ export function toParleyError (err: unknown, contentType = ''): ParleyError | un
  * so it fills a slot here instead of being imported (imports only point down).
  */
 export interface ErrorLocalizer {
-  /** `err`'s msg in the language of the request (cookie, then Accept-Language); its English text for `en`. */
-  message: (request: FastifyRequest, err: ParleyError) => string
+  /** A keyed msg (an error's) in the language of the request (cookie, then Accept-Language); its English `message` for `en`. */
+  message: (request: FastifyRequest, msg: Keyed & { message: string }) => string
   /** Answers `err` as an HTML page in the visitor's language. */
   page: (request: FastifyRequest, reply: FastifyReply, err: ParleyError) => FastifyReply | Promise<FastifyReply>
   /** The HTML error page for an answer written on the raw socket (clientErrorHandler), in English. */
@@ -271,6 +271,16 @@ declare module 'fastify' {
 /** JSON under /api/v1 and /json, HTML elsewhere (from the notes; by path before they exist). */
 export function errorFormat (request: FastifyRequest): 'json' | 'html' {
   return request.notes?.errorFormat ?? (isApiPath(request.url) ? 'json' : 'html')
+}
+
+/**
+ * A keyed msg that is not an error, in the request's language: the notice of a success
+ * (a webhook's UNSUPPORTED_WEBHOOK_EVENT_TYPE).
+ */
+export function localizedMessage (request: FastifyRequest, keyed: Keyed): string {
+  const msg = { ...keyed, message: english(keyed) }
+  const localizer = (request.server as FastifyInstance | undefined)?.errorLocalizer?.current
+  return localizer === undefined ? msg.message : localizer.message(request, msg)
 }
 
 /** The error envelope of SPEC §2. */

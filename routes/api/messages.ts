@@ -41,6 +41,7 @@ export const messages = resource('/messages', {
       content: Content
     }),
     response: Type.Object({ id: Type.Integer() }),
+    webhookBots: true,
     handler: async ({ app, params, user, request }) => {
       const type = params.type === 'channel' ? 'stream' : params.type === 'private' ? 'direct' : params.type
       const sent = await app.messages.doSendMessage(user, {

@@ -24,6 +24,8 @@ export interface UserTable {
   date_joined: number
   api_key: string
   password_hash: string | null
+  /** An incoming-webhook bot's signing secret (SPEC §10); null for everyone else. */
+  webhook_secret: string | null
 }
 
 export interface SessionTable {

@@ -45,12 +45,17 @@ export function prefersHtml (request: FastifyRequest): boolean {
 export class Auth {
   constructor (private readonly app: FastifyInstance) {}
 
-  /** The onRequest hooks of one verb on one mount: identify, then limit, then authorize. */
-  hooks (mount: Mount, access: Access, rateLimited: boolean): onRequestHookHandler[] {
+  /**
+   * The onRequest hooks of one verb on one mount: identify, then limit, then authorize.
+   * `webhookBots`: incoming-webhook bots may call the verb (SPEC §10: only POST /messages).
+   */
+  hooks (mount: Mount, access: Access, rateLimited: boolean, webhookBots = false): onRequestHookHandler[] {
     const identify = mount === 'api' ? this.basic(access) : this.session(access)
     const app = this.app
     const admitted = (user: User | null): void => {
-      if (access === 'admin' && user !== null && !isAdmin(user)) throw errors.notAdmin()
+      if (user === null) return
+      if (!webhookBots && user.bot_type === 'incoming_webhook') throw errors.forbidden('error.webhook_bot_only')
+      if (access === 'admin' && !isAdmin(user)) throw errors.notAdmin()
     }
     // A callback hook: with the memory store the limiter answers synchronously,
     // and a promise per request is measurable (docs/performance.md).

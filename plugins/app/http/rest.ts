@@ -35,6 +35,8 @@ export interface VerbSpec<P extends TObject = TObject, D extends TObject = TObje
   access?: A
   /** Counted against the per-user / per-IP limits; default true. */
   rateLimited?: boolean
+  /** Incoming-webhook bots may call it (SPEC §10: POST /messages only); default false, 403 for them. */
+  webhookBots?: boolean
   /** Every parameter (path, query, body) as one object schema, in the order validation reports. */
   params?: P
   /** The schema of the `data` object of the success envelope. */
@@ -306,7 +308,7 @@ async function mountTable (app: FastifyInstance, opts: MountOptions): Promise<vo
       schema: { response: { 200: envelope(spec.response) } },
       ...(spec.serializer === 'json' ? { serializerCompiler: () => JSON.stringify } : {}),
       config: { resource: r, verb: method },
-      onRequest: inSequence([guardOf(r, hasBody), ...app.auth.hooks(opts.mount, spec.access ?? 'user', spec.rateLimited ?? true)]),
+      onRequest: inSequence([guardOf(r, hasBody), ...app.auth.hooks(opts.mount, spec.access ?? 'user', spec.rateLimited ?? true, spec.webhookBots ?? false)]),
       // Not async: a handler that answers without a promise (users/me) is answered in
       // the same tick; one that returns a promise is chained (docs/performance.md).
       handler: function (request, reply) {

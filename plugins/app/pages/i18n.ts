@@ -143,10 +143,10 @@ export class I18n {
     return (this.catalogs[lang].web as Catalog | undefined) ?? {}
   }
 
-  /** `err`'s msg in `lang`, from its key and variables (a variable that is itself a keyed msg, as a `why`, translated too). */
-  errorMessage (lang: Lang, err: ParleyError): string {
-    if (lang === DEFAULT_LANG) return err.message
-    return this.keyed(this.fixed[lang], err)
+  /** A keyed msg (an error's) in `lang`, from its key and variables (a variable that is itself a keyed msg, as a `why`, translated too). */
+  errorMessage (lang: Lang, msg: Keyed & { message: string }): string {
+    if (lang === DEFAULT_LANG) return msg.message
+    return this.keyed(this.fixed[lang], msg)
   }
 
   private keyed (t: TFunction, { key, vars }: Keyed): string {

@@ -103,10 +103,11 @@ export class UserStore {
     return (await q.execute()).map(toUser)
   }
 
-  async listBots (ownerId: number): Promise<User[]> {
+  /** The owner's active bots, each with its API key: the owner configures them (as Zulip shows them). */
+  async listBots (ownerId: number): Promise<Array<User & { api_key: string }>> {
     const rows = await this.db.selectFrom('users').selectAll()
       .where('is_bot', '=', 1).where('bot_owner_id', '=', ownerId).where('is_active', '=', 1).orderBy('id').execute()
-    return rows.map(toUser)
+    return rows.map((r) => ({ ...toUser(r), api_key: r.api_key }))
   }
 
   async countOwners (): Promise<number> {
@@ -184,7 +185,8 @@ export class UserStore {
         is_active: 1,
         date_joined: now(),
         api_key: generateApiKey(),
-        password_hash: passwordHash
+        password_hash: passwordHash,
+        webhook_secret: null
       }).returningAll().executeTakeFirstOrThrow()
     })
     this.invalidate()
@@ -198,9 +200,12 @@ export class UserStore {
    * not own bots (as in Zulip), nor may bots: a bot's bot would outlive its owner's
    * deactivation, which only takes the owner's own bots along.
    */
-  async doCreateBot (owner: User, input: { full_name: string, short_name: string, bot_type: string }): Promise<UserRow> {
+  async doCreateBot (owner: User, input: { full_name: string, short_name: string, bot_type: string, webhook_secret?: string | undefined }): Promise<UserRow> {
     if (owner.is_bot) throw errors.forbidden('error.bots_cannot_create_bots')
     if (owner.role === 'guest') throw errors.forbidden('error.not_member')
+    if (input.webhook_secret !== undefined && input.bot_type !== 'incoming_webhook') {
+      throw errors.invalid('webhook_secret', 'error.why.webhook_secret_incoming_only')
+    }
     const email = `${input.short_name}-bot@${this.botDomain}`
     const row = await this.db.transaction().execute(async (trx) => {
       const existing = await trx.selectFrom('users').select('id').where('email_key', '=', emailKey(email)).executeTakeFirst()
@@ -216,7 +221,8 @@ export class UserStore {
         is_active: 1,
         date_joined: now(),
         api_key: generateApiKey(),
-        password_hash: null
+        password_hash: null,
+        webhook_secret: input.webhook_secret ?? null
       }).returningAll().executeTakeFirstOrThrow()
     })
     this.invalidate()
