@@ -105,3 +105,15 @@ t.test('a signed-in visitor gets a link to the Bots panel of the web app, and th
     t.equal(res.headers['cache-control'], 'private, no-store')
   }
 })
+
+t.test('the web app\'s bootstrap names the integrations and the external URL, for the Bots panel', async (t) => {
+  const user = await createUser('horatio@example.com')
+  const { token } = await app.sessions.create(user.id)
+  const res = await app.inject({ url: '/', headers: { cookie: `parley_session=${token}` } })
+  t.equal(res.statusCode, 200)
+  const json = /<script id="parley-bootstrap" type="application\/json">(.*?)<\/script>/s.exec(res.payload)?.[1] ?? '{}'
+  const boot = JSON.parse(json) as { integrations?: unknown, external_url?: unknown }
+  t.same(boot.integrations, integrations.map((i) => ({ name: i.name, display_name: i.displayName })))
+  t.equal(boot.external_url, 'https://chat.example.com/parley&co')
+  t.notMatch(json, '<b>Corp', 'a display name cannot close the script element')
+})
