@@ -20,6 +20,23 @@ export interface Seeded {
   firstUserId: number
 }
 
+export interface KeyBlocks {
+  /** Keys in each wrk run's block: warm-up, the rounds, then the unqueued run at -c1. */
+  blockSizes: number[]
+  /** The first key of the n-th run's block. */
+  blockStart: (run: number) => number
+}
+
+/**
+ * Each wrk run against Parley gets its own block of keys, big enough for `maxRps`, each
+ * key used `perKey` times: rate-limit counters live in the server process, and a key
+ * must stay under its per-user limit however fast the run goes.
+ */
+export function keyBlocks (opts: { warmupSeconds: number, rounds: number, seconds: number }, maxRps: number, perKey: number): KeyBlocks {
+  const blockSizes = [opts.warmupSeconds, ...Array<number>(opts.rounds + 1).fill(opts.seconds)].map((s) => Math.ceil(maxRps * s / perKey))
+  return { blockSizes, blockStart: (run) => blockSizes.slice(0, run).reduce((a, b) => a + b, 0) }
+}
+
 function basic (email: string, apiKey: string): string {
   return 'Basic ' + Buffer.from(`${email}:${apiKey}`).toString('base64')
 }

@@ -8,7 +8,7 @@ import { countLines, startParley, type Server } from './children.js'
 import { printProfiles, profiledRun } from './cpuprofile.js'
 import { rotationScript, runWrk, type WrkResult } from './wrk.js'
 import { alternate, median, summarize, type Benchmark, type BenchOptions, type Measured, type Row } from './harness.js'
-import { sampleContent, seed, startMessagesBaseline, STREAM, SUBSCRIBERS, type Seeded } from './messages-setup.js'
+import { keyBlocks, sampleContent, seed, startMessagesBaseline, STREAM, SUBSCRIBERS, type KeyBlocks, type Seeded } from './messages-setup.js'
 
 /** A moderate concurrency: the p50 targets are about a server that is busy, not queue-bound. */
 const CONNECTIONS = 8
@@ -79,11 +79,8 @@ function addWarning (row: Row | undefined, warning: string): void {
   if (row !== undefined) row.warning = [row.warning, warning].filter((w) => w !== '').join(', ')
 }
 
-/** Each wrk run against Parley gets its own block of keys, big enough for MAX_RPS: counters live in the server process. */
-function blocks (opts: BenchOptions): { blockSizes: number[], blockStart: (run: number) => number } {
-  // One block more than the alternating runs use: the unqueued run at -c1.
-  const blockSizes = [opts.warmupSeconds, ...Array<number>(opts.rounds + 1).fill(opts.seconds)].map((s) => Math.ceil(MAX_RPS * s / PER_KEY))
-  return { blockSizes, blockStart: (run) => blockSizes.slice(0, run).reduce((a, b) => a + b, 0) }
+function blocks (opts: BenchOptions): KeyBlocks {
+  return keyBlocks(opts, MAX_RPS, PER_KEY)
 }
 
 function fmt (ms: number): string { return `${ms.toFixed(2)} ms` }

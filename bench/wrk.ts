@@ -76,21 +76,22 @@ export async function runWrk (opts: WrkOptions): Promise<WrkResult> {
  * A wrk script sending `method path [body]` with the keys of one block (init args:
  * offset, count), each key for `perKey` requests in a row and then never again in
  * that run (users-me's rotation). Requests are built once, in init, so the client pays
- * the same for every server; the baseline ignores the Authorization header.
+ * the same for every server; the baseline ignores the Authorization header. A body is
+ * form-encoded unless `headers` names another Content-Type.
  */
-export function rotationScript (file: string, keys: string[], perKey: number, method: 'GET' | 'POST', path: string, body?: string): string {
+export function rotationScript (file: string, keys: string[], perKey: number, method: 'GET' | 'POST', path: string, body?: string, headers: Record<string, string> = {}): string {
   const list = keys.map((k) => `  ${JSON.stringify(k)}`).join(',\n')
-  const headers = (key: string): string => body === undefined
-    ? `{ ["Authorization"] = ${key} }`
-    : `{ ["Authorization"] = ${key}, ["Content-Type"] = "application/x-www-form-urlencoded" }`
-  // path and body are URL-encoded ASCII, so JSON string literals are valid Lua ones.
+  const all: Record<string, string> = body === undefined || Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')
+    ? headers
+    : { 'Content-Type': 'application/x-www-form-urlencoded', ...headers }
+  const table = (key: string): string => `{ ["Authorization"] = ${key}${Object.entries(all).map(([k, v]) => `, [${JSON.stringify(k)}] = ${luaString(v)}`).join('')} }`
   writeFileSync(file, `local keys = {\n${list}\n}
 local reqs = {}
 local n, used = 1, 0
 function init(args)
   local offset, count = tonumber(args[1]) or 0, tonumber(args[2]) or #keys
   for k = 1, count do
-    reqs[k] = wrk.format(${JSON.stringify(method)}, ${JSON.stringify(path)}, ${headers('keys[offset + k]')}${body === undefined ? '' : `, ${JSON.stringify(body)}`})
+    reqs[k] = wrk.format(${JSON.stringify(method)}, ${luaString(path)}, ${table('keys[offset + k]')}${body === undefined ? '' : `, ${luaString(body)}`})
   end
 end
 function request()
@@ -105,6 +106,14 @@ function request()
 end
 `)
   return file
+}
+
+/** Any text as a Lua long string (`[==[…]==]`): bytes as they are, no escapes to get wrong. */
+function luaString (text: string): string {
+  let level = ''
+  while (text.includes(`]${level}]`)) level += '='
+  // A newline right after the opening bracket is dropped by Lua: keep a leading one.
+  return `[${level}[${text.startsWith('\n') ? '\n' : ''}${text}]${level}]`
 }
 
 /** A wrk script that adds request headers (wrk's -H is not reachable through runWrk). */

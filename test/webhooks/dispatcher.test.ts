@@ -286,3 +286,23 @@ t.test('webhooks are rate-limited per bot like any API user', async (t) => {
   const other = await makeBot(limited, limited.owner.auth, 'calm')
   t.equal((await limited.app.inject({ method: 'POST', url: `/api/v1/external/json?api_key=${other.api_key}&stream=nowhere`, payload: '{}', headers: { 'content-type': 'application/json' } })).statusCode, 200)
 })
+
+t.test('GitHub over HTTP: no X-GitHub-Event is 400 MISSING_HTTP_EVENT_HEADER; an event it does not handle is 200 UNSUPPORTED_WEBHOOK_EVENT_TYPE, nothing sent', async (t) => {
+  const url = `/api/v1/external/github?api_key=${hook.api_key}&stream=ci`
+  const missing = await post(url, { zen: 'Design for failure.' })
+  t.equal(missing.statusCode, 400)
+  t.same(body(missing), { result: 'error', msg: 'Missing the HTTP event header \'X-GitHub-Event\'', code: 'MISSING_HTTP_EVENT_HEADER', header: 'X-GitHub-Event' })
+
+  const before = await maxId()
+  const star = await post(url, { action: 'created' }, { 'x-github-event': 'star' })
+  t.equal(star.statusCode, 200)
+  t.same(body(star), { result: 'success', msg: 'The \'star\' event isn\'t currently supported by the GitHub webhook; ignoring', code: 'UNSUPPORTED_WEBHOOK_EVENT_TYPE', data: {} })
+  // In the caller's language, like every msg; the code is never translated.
+  const de = await post(url, { action: 'created' }, { 'x-github-event': 'star', 'accept-language': 'de' })
+  t.same(body(de), { result: 'success', msg: 'Das Ereignis „star“ wird vom GitHub-Webhook derzeit nicht unterstützt und ignoriert', code: 'UNSUPPORTED_WEBHOOK_EVENT_TYPE', data: {} })
+  t.equal(await maxId(), before, 'nothing sent')
+
+  const broken = await post(url, { ref: 'refs/heads/main' }, { 'x-github-event': 'push' })
+  t.equal(broken.statusCode, 400)
+  t.match(body(broken), { code: 'BAD_REQUEST', integration: 'github', msg: /^The GitHub webhook cannot read this payload: / })
+})
