@@ -1,6 +1,6 @@
 // The web app's frame: the top bar (menu button on phones, search, language, logout),
 // the sidebar, and the current narrow's messages with its typing line and compose box.
-import { useEffect, useState } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import type { Store } from './store'
 import { useStore, useTick } from './hooks'
 import { Sidebar } from './sidebar'
@@ -10,6 +10,10 @@ import { dmKey, narrowKey, narrowToHash } from './narrow'
 import { currentLanguage, t } from './i18n'
 import { api } from './api'
 import { StreamMark } from './icons'
+import { BotsPanel } from './bots'
+
+/** The hash of the Bots panel (linked from /integrations). */
+const BOTS_HASH = '#bots'
 
 function Title ({ store }: { store: Store }) {
   const n = store.view.narrow
@@ -84,10 +88,40 @@ export function App ({ store }: { store: Store }) {
   const [menuOpen, setMenuOpen] = useState(false)
   const [query, setQuery] = useState(store.view.narrow.kind === 'search' ? store.view.narrow.query : '')
   const me = store.me
+  const [bots, setBots] = useState(location.hash === BOTS_HASH)
+  const pushed = useRef(false)
 
   useEffect(() => {
     if (store.view.narrow.kind !== 'search') setQuery('')
   }, [store.view.key])
+
+  // The panel has its own hash, so Back closes it and /#bots opens it; any other hash is a narrow.
+  useEffect(() => {
+    const onHash = (): void => {
+      const open = location.hash === BOTS_HASH
+      if (!open) pushed.current = false
+      setBots(open)
+    }
+    window.addEventListener('hashchange', onHash)
+    return () => { window.removeEventListener('hashchange', onHash) }
+  }, [])
+  const openBots = (): void => {
+    setMenuOpen(false)
+    if (location.hash === BOTS_HASH) return
+    // pushState: no hashchange, so the message list keeps its narrow underneath.
+    history.pushState(null, '', BOTS_HASH)
+    pushed.current = true
+    setBots(true)
+  }
+  const closeBots = (): void => {
+    if (pushed.current) {
+      pushed.current = false
+      history.back()
+    } else {
+      history.replaceState(null, '', narrowToHash(store.view.narrow))
+      setBots(false)
+    }
+  }
 
   const unreadTotal = store.unreadCounts().get('all') ?? 0
   useEffect(() => {
@@ -124,15 +158,19 @@ export function App ({ store }: { store: Store }) {
       </header>
       {!store.connected && <div class='banner' role='status'>{t('connection.reconnecting')}</div>}
       <aside class='sidebar'>
-        <Sidebar store={store} onNavigate={() => { setMenuOpen(false) }} />
+        <Sidebar store={store} onNavigate={() => { setMenuOpen(false) }} botsOpen={bots} onOpenBots={openBots} />
         <Account store={store} where='sidebar-account' />
       </aside>
       <div class='scrim' onClick={() => { setMenuOpen(false) }} />
       <main class='main'>
-        <div class='narrow-bar'><Title store={store} /></div>
-        <MessageList store={store} />
-        <TypingLine store={store} />
-        <Compose store={store} />
+        {bots && <BotsPanel store={store} onClose={closeBots} />}
+        {/* Kept mounted under the panel: its scroll position and read tracking survive. */}
+        <div class='main-messages' hidden={bots}>
+          <div class='narrow-bar'><Title store={store} /></div>
+          <MessageList store={store} />
+          <TypingLine store={store} />
+          <Compose store={store} />
+        </div>
       </main>
     </div>
   )

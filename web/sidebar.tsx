@@ -6,6 +6,7 @@ import type { Narrow } from './types'
 import { dmKey, narrowKey, narrowToHash, topicKey } from './narrow'
 import { t } from './i18n'
 import { StreamMark } from './icons'
+import { BotMark } from './bots'
 
 const MAX_TOPICS = 12
 
@@ -13,10 +14,11 @@ function Count ({ n }: { n: number | undefined }) {
   return n !== undefined && n > 0 ? <span class='unread-count' title={t('sidebar.unread', { count: n })}>{n}</span> : null
 }
 
-export function Sidebar ({ store, onNavigate }: { store: Store, onNavigate: () => void }) {
+export function Sidebar ({ store, onNavigate, botsOpen = false, onOpenBots }: { store: Store, onNavigate: () => void, botsOpen?: boolean, onOpenBots?: () => void }) {
   const counts = store.unreadCounts()
   const current = store.view.narrow
-  const currentKey = narrowKey(current)
+  // With the Bots panel open no narrow is the current one.
+  const currentKey = botsOpen ? '' : narrowKey(current)
   const selectedStream = current.kind === 'stream' || current.kind === 'topic' ? current.streamId : null
   const me = store.me.user_id
 
@@ -98,6 +100,19 @@ export function Sidebar ({ store, onNavigate }: { store: Store, onNavigate: () =
           ), counts.get(dmKey([me])), 'nav-dm')}
         </li>
       </ul>
+
+      {onOpenBots !== undefined && (
+        <>
+          <h2 class='nav-heading'>{t('bots.settings')}</h2>
+          <ul class='nav-list'>
+            <li>
+              <button type='button' class={`nav-item nav-bots ${botsOpen ? 'active' : ''}`} aria-current={botsOpen ? 'page' : undefined} onClick={onOpenBots}>
+                <span class='nav-label'><BotMark />{t('bots.open')}</span>
+              </button>
+            </li>
+          </ul>
+        </>
+      )}
     </nav>
   )
 }

@@ -10,6 +10,18 @@ export interface Bootstrap {
   languages: Array<{ code: string, name: string }>
   realm_name: string
   translations?: Record<string, unknown>
+  /** The incoming-webhook integrations (routes/webhooks/index.ts) and the server's external URL, for the Bots panel. */
+  integrations?: Array<{ name: string, display_name: string }>
+  external_url?: string
+}
+
+/** A bot of GET /json/bots; `api_key` only for the caller's own bots. */
+export interface Bot {
+  user_id: number
+  email: string
+  full_name: string
+  bot_type?: string
+  api_key?: string
 }
 
 export interface User {

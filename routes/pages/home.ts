@@ -1,5 +1,6 @@
 // `/`: the landing page for a visitor, the web app's shell for a signed-in user (SPEC §9).
 import { page, View } from '../../plugins/app/pages/pages.js'
+import { integrations } from '../webhooks/index.js'
 
 export const home = page({
   path: '/',
@@ -18,7 +19,10 @@ export const home = page({
       language: lang,
       languages: app.i18n.languages,
       realm_name: app.config.realmName,
-      translations: app.i18n.web(lang)
+      translations: app.i18n.web(lang),
+      // For the Bots panel's webhook URLs (web/bots.tsx): the URL senders reach, which may not be the page's origin.
+      integrations: integrations.map((i) => ({ name: i.name, display_name: i.displayName })),
+      external_url: app.config.externalUrl
     }
     // `<` escaped so no string in it can close the script element.
     return new View('app', { title: 'page.app.title', bootstrap: JSON.stringify(bootstrap).replace(/</g, '\\u003c') })

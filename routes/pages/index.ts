@@ -5,8 +5,9 @@ import { home } from './home.js'
 import { features } from './features.js'
 import { login } from './login.js'
 import { apiDocs } from './api.js'
+import { integrationsPage } from './integrations.js'
 import { logout } from './logout.js'
 import { language } from './language.js'
 
-export const pages: PageSpec[] = [home, features, login, apiDocs]
+export const pages: PageSpec[] = [home, features, login, apiDocs, integrationsPage]
 export const actions: ActionSpec[] = [logout, language]
