@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import parley, { serverOptions } from '../app.js'
+import { ParleyError } from '../plugins/app/errors.js'
 import { loadConfig } from '../plugins/app/config.js'
 
 export interface TestUser { id: number, email: string, apiKey: string, auth: string }
@@ -54,4 +55,29 @@ export async function build (t: Tap, env: Record<string, string> = {}, logger: u
 /** The parsed JSON body of an inject response. */
 export function body (res: LightMyRequestResponse): any {
   return JSON.parse(res.payload)
+}
+
+/** The coded error `fn` throws; fails the test when it returns or throws anything else. */
+export function rejection (fn: () => unknown): ParleyError {
+  try {
+    fn()
+  } catch (err) {
+    if (err instanceof ParleyError) return err
+    throw err
+  }
+  throw new Error('expected a ParleyError')
+}
+
+export interface WebhookBot { user_id: number, email: string, api_key: string }
+
+/** An incoming-webhook bot made through POST /bots by `auth`'s user (its answer: id, email, key). */
+export async function webhookBot (app: FastifyInstance, auth: string, shortName: string, extra: Record<string, string> = {}): Promise<WebhookBot> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/v1/bots',
+    headers: { authorization: auth },
+    payload: { full_name: `${shortName} bot`, short_name: shortName, bot_type: 'incoming_webhook', ...extra }
+  })
+  if (res.statusCode !== 200) throw new Error(`POST /bots: ${res.payload}`)
+  return body(res).data
 }

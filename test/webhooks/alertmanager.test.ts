@@ -1,7 +1,7 @@
 // The `alertmanager` integration: Prometheus Alertmanager's webhook notifications, by group status.
 import t from 'tap'
+import { rejection } from '../helper.js'
 import { readFileSync } from 'node:fs'
-import { ParleyError } from '../../plugins/app/errors.js'
 import { EventFilter, processDelivery } from '../../plugins/app/webhooks/integration.js'
 import { alertmanager } from '../../routes/webhooks/alertmanager.js'
 
@@ -10,16 +10,6 @@ const fixture = (name: string): Record<string, unknown> =>
 const deliver = (payload: unknown, options: { topic?: string, filter?: EventFilter } = {}) =>
   processDelivery(alertmanager, payload, { headers: {} }, options)
 const message = (eventType: string, topic: string, content: string) => ({ kind: 'message', eventType, message: { topic, content } })
-
-function rejection (fn: () => unknown): ParleyError {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof ParleyError) return err
-    throw err
-  }
-  throw new Error('expected a ParleyError')
-}
 
 const CPU_GRAPH = 'http://prometheus.example.com:9090/graph?g0.expr=node_load5+%3E+0.9&g0.tab=1'
 const UP_GRAPH = 'http://prometheus.example.com:9090/graph?g0.expr=up+%3D%3D+0&g0.tab=1'

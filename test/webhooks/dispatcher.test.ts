@@ -3,18 +3,10 @@
 import t from 'tap'
 import { createHmac } from 'node:crypto'
 import type { LightMyRequestResponse } from 'fastify'
-import { basic, body, build, type Built } from '../helper.js'
+import { basic, body, build, webhookBot } from '../helper.js'
 
 const built = await build(t)
 const { app, owner, createUser } = built
-
-interface Bot { user_id: number, email: string, api_key: string }
-
-async function makeBot (b: Built, auth: string, short: string, extra: Record<string, string> = {}): Promise<Bot> {
-  const res = await b.app.inject({ method: 'POST', url: '/api/v1/bots', headers: { authorization: auth }, payload: { full_name: `${short} bot`, short_name: short, bot_type: 'incoming_webhook', ...extra } })
-  if (res.statusCode !== 200) throw new Error(res.payload)
-  return body(res).data
-}
 
 async function makeStream (name: string, inviteOnly = false): Promise<number> {
   const res = await app.inject({ method: 'PUT', url: '/api/v1/streams', headers: { authorization: owner.auth }, payload: { name, invite_only: inviteOnly } })
@@ -39,7 +31,7 @@ function assertSuccess (t: Pick<typeof import('tap').default, 'equal' | 'same'>,
   t.same(body(res), { result: 'success', msg: '', data })
 }
 
-const hook = await makeBot(built, owner.auth, 'hook')
+const hook = await webhookBot(app, owner.auth, 'hook')
 await makeStream('ci')
 const ciId = await makeStream('builds')
 
@@ -88,7 +80,7 @@ t.test('an unknown stream sends nothing there, answers success, and tells the ow
 })
 
 t.test('a private stream the bot is not subscribed to counts as unknown (no existence leak), with the notice', async (t) => {
-  const other = await makeBot(built, owner.auth, 'hook-private')
+  const other = await webhookBot(app, owner.auth, 'hook-private')
   await makeStream('secret-ops', true)
   const before = await maxId()
   assertSuccess(t, await post(`/api/v1/external/json?api_key=${other.api_key}&stream=secret-ops`, { a: 1 }))
@@ -114,7 +106,7 @@ t.test('a bad, missing or malformed key is 401 INVALID_API_KEY; a deactivated bo
     t.equal(res.statusCode, 401, url)
     t.same(body(res), invalid)
   }
-  const gone = await makeBot(built, owner.auth, 'hook-gone')
+  const gone = await webhookBot(app, owner.auth, 'hook-gone')
   t.equal((await app.inject({ method: 'DELETE', url: `/api/v1/users/${gone.user_id}`, headers: { authorization: owner.auth } })).statusCode, 200)
   const res = await post(`/api/v1/external/json?api_key=${gone.api_key}&stream=ci`, {})
   t.equal(res.statusCode, 401)
@@ -186,7 +178,7 @@ function sign (secret: string, raw: string): string {
 }
 
 t.test('a bot with a webhook secret accepts signed deliveries only (X-Hub-Signature-256 over the raw body)', async (t) => {
-  const signed = await makeBot(built, owner.auth, 'signed', { webhook_secret: 'It\'s a Secret to Everybody' })
+  const signed = await webhookBot(app, owner.auth, 'signed', { webhook_secret: 'It\'s a Secret to Everybody' })
   const url = `/api/v1/external/json?api_key=${signed.api_key}&stream=ci&topic=signed`
   const raw = '{"zen":"Keep it logically awesome.",  "n": 1}'
   // GitHub's documented test vector: this secret and body give this signature.
@@ -269,7 +261,7 @@ t.test('the webhook path answers OPTIONS and 405 from its verb table (POST), and
 
 t.test('webhooks are rate-limited per bot like any API user', async (t) => {
   const limited = await build(t, { PARLEY_RATE_LIMIT: 'on' })
-  const bot = await makeBot(limited, limited.owner.auth, 'busy')
+  const bot = await webhookBot(limited.app, limited.owner.auth, 'busy')
   const url = `/api/v1/external/json?api_key=${bot.api_key}&stream=nowhere`
   let res: LightMyRequestResponse | undefined
   for (let i = 0; i < 200; i++) {
@@ -283,7 +275,7 @@ t.test('webhooks are rate-limited per bot like any API user', async (t) => {
   t.equal(body(over).code, 'RATE_LIMIT_HIT')
   t.ok(Number(over.headers['retry-after']) >= 1)
   // Another bot of the same owner has its own count.
-  const other = await makeBot(limited, limited.owner.auth, 'calm')
+  const other = await webhookBot(limited.app, limited.owner.auth, 'calm')
   t.equal((await limited.app.inject({ method: 'POST', url: `/api/v1/external/json?api_key=${other.api_key}&stream=nowhere`, payload: '{}', headers: { 'content-type': 'application/json' } })).statusCode, 200)
 })
 

@@ -8,17 +8,12 @@ import { join } from 'node:path'
 import type { CompiledIntegration } from '../../plugins/app/webhooks/integration.js'
 import { processDelivery } from '../../plugins/app/webhooks/integration.js'
 import { integrations } from '../../routes/webhooks/index.js'
-import { body, build } from '../helper.js'
+import { body, build, webhookBot } from '../helper.js'
 
 const ROOT = join(import.meta.dirname, '..', 'fixtures', 'webhooks')
 const { app, owner } = await build(t)
 
-const bot = body(await app.inject({
-  method: 'POST',
-  url: '/api/v1/bots',
-  headers: { authorization: owner.auth },
-  payload: { full_name: 'Fixture bot', short_name: 'fixtures', bot_type: 'incoming_webhook' }
-})).data
+const bot = await webhookBot(app, owner.auth, 'fixtures')
 await app.inject({ method: 'PUT', url: '/api/v1/streams', headers: { authorization: owner.auth }, payload: { name: 'integrations' } })
 // A first message, so "one more" is counted from a real id (maxId is -1 on an empty table).
 await app.inject({ method: 'POST', url: '/api/v1/messages', headers: { authorization: owner.auth }, payload: { type: 'stream', to: 'integrations', topic: 'hello', content: 'first' } })

@@ -9,19 +9,14 @@ import { join } from 'node:path'
 import type { LightMyRequestResponse } from 'fastify'
 import type { CompiledIntegration } from '../../plugins/app/webhooks/integration.js'
 import { integrations } from '../../routes/webhooks/index.js'
-import { body, build } from '../helper.js'
+import { build, webhookBot } from '../helper.js'
 
 const ROOT = join(import.meta.dirname, '..', 'fixtures', 'webhooks')
 const RUNS = Number(process.env.FUZZ_RUNS ?? 480)
 const seed = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED)
 
 const { app, owner } = await build(t)
-const bot = body(await app.inject({
-  method: 'POST',
-  url: '/api/v1/bots',
-  headers: { authorization: owner.auth },
-  payload: { full_name: 'Fuzz bot', short_name: 'fuzz', bot_type: 'incoming_webhook' }
-})).data
+const bot = await webhookBot(app, owner.auth, 'fuzz')
 await app.inject({ method: 'PUT', url: '/api/v1/streams', headers: { authorization: owner.auth }, payload: { name: 'fuzz' } })
 
 /** Event header values worth trying: every handled type, a foreign one, blank, none. */

@@ -1,7 +1,7 @@
 // The `slack` integration: Slack's incoming-webhook payloads (text, blocks, attachments) and the mrkdwn → Markdown conversion.
 import t from 'tap'
+import { rejection } from '../helper.js'
 import { readFileSync } from 'node:fs'
-import { ParleyError } from '../../plugins/app/errors.js'
 import { EventFilter, processDelivery, readPayload } from '../../plugins/app/webhooks/integration.js'
 import { mrkdwn, slack } from '../../routes/webhooks/slack.js'
 
@@ -10,16 +10,6 @@ const fixture = (name: string): unknown =>
 const deliver = (payload: unknown, options: { topic?: string, filter?: EventFilter } = {}) =>
   processDelivery(slack, payload, { headers: {} }, options)
 const message = (topic: string, content: string) => ({ kind: 'message', eventType: 'message', message: { topic, content } })
-
-function rejection (fn: () => unknown): ParleyError {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof ParleyError) return err
-    throw err
-  }
-  throw new Error('expected a ParleyError')
-}
 
 t.test('a text-only message is the text, in the topic "(no topic)"', async (t) => {
   t.same(deliver(fixture('message__text_only')),
