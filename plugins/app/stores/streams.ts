@@ -8,6 +8,7 @@ import type { Audience, EventBus } from '../events/bus.js'
 import { Prepared, type Placeholders } from '../db/compiled.js'
 import { errors } from '../errors.js'
 import { emailKey, isAdmin, now, type User } from './users.js'
+import { subscriberCache, subscribersChanged, type SubscriberCache } from './subscriber-cache.js'
 
 export type StreamRow = Selectable<StreamTable>
 
@@ -66,34 +67,6 @@ export function streamVisibleTo (userId: number) {
       eb('streams.id', 'in', eb.selectFrom('subscriptions').select('subscriptions.stream_id').where('subscriptions.user_id', '=', userId))
     ])
   ])
-}
-
-/**
- * Who is subscribed to each stream, cached per database (one app per database): the send path
- * asks on every stream message. `gen` is bumped on every change, so a read that raced one does
- * not store what it read; `dirty` holds the transactions that changed subscribers, whose own reads
- * see uncommitted rows and are not stored either.
- */
-interface SubscriberCache { gen: number, lists: Map<number, number[]>, dirty: WeakSet<object> }
-const subscriberCaches = new WeakMap<DB, SubscriberCache>()
-
-function subscriberCache (db: DB): SubscriberCache {
-  let c = subscriberCaches.get(db)
-  if (c === undefined) { c = { gen: 0, lists: new Map(), dirty: new WeakSet() }; subscriberCaches.set(db, c) }
-  return c
-}
-
-/**
- * Forgets cached subscribers (of one stream, or all): call it INSIDE the transaction that changes
- * who is subscribed or active. Kysely runs every query on SQLite's one connection, so no other
- * request can read the old rows between this and the commit and cache them again.
- */
-export function subscribersChanged (db: DB, trx: Transaction<Database>, streamId?: number): void {
-  const c = subscriberCache(db)
-  c.gen++
-  c.dirty.add(trx)
-  if (streamId === undefined) c.lists.clear()
-  else c.lists.delete(streamId)
 }
 
 export class StreamStore {

@@ -7,7 +7,7 @@ import type { DB, UserTable } from '../db/db.js'
 import type { EventBus } from '../events/bus.js'
 import { errors } from '../errors.js'
 import { generateApiKey, generatePassword, hashPassword, safeEqual } from '../http/credentials.js'
-import { subscribersChanged } from './streams.js'
+import { subscribersChanged } from './subscriber-cache.js'
 import { BoundedMap } from '../bounded-map.js'
 import { Prepared, type Placeholders } from '../db/compiled.js'
 
