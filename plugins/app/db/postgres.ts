@@ -1,0 +1,83 @@
+// PostgreSQL under kysely: the pool, the migration lock, and what its errors mean to the API.
+import pg from 'pg'
+import { PostgresAdapter, PostgresDialect, sql, type DialectAdapter, type Kysely } from 'kysely'
+
+/** How long a request waits for a connection (pool full, or the server gone) before it is a 503, not a hang. */
+export const CONNECT_TIMEOUT_MS = 5000
+
+/** The first key of Parley's advisory locks (the second is the schema's hash): "prly". */
+const LOCK_CLASS = 0x70726c79
+/** Kysely's own migration lock, keyed by schema rather than by database (see PostgresSchemaAdapter). */
+const KYSELY_LOCK_CLASS = LOCK_CLASS + 1
+
+/**
+ * bigint (int8: count(*), sum) arrives from pg as a string, which would reach API answers as
+ * "3". Every count and id here is far below 2^53, so int8 is parsed as a number; the other
+ * types keep pg's parsers (int4, the type of every column of ours, is a number already).
+ */
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.INT8 && format !== 'binary' ? Number : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser
+}
+
+/**
+ * Kysely's PostgreSQL adapter takes one advisory lock per database for its migrations; keyed by
+ * the schema instead, the test suite's many schemas in one database (test/helper.ts) migrate side
+ * by side, while two processes on one schema still wait for each other.
+ */
+class PostgresSchemaAdapter extends PostgresAdapter {
+  override async acquireMigrationLock (db: Kysely<any>): Promise<void> {
+    await sql`select pg_advisory_lock(${sql.lit(KYSELY_LOCK_CLASS)}, hashtext(current_schema()))`.execute(db)
+  }
+
+  override async releaseMigrationLock (db: Kysely<any>): Promise<void> {
+    await sql`select pg_advisory_unlock(${sql.lit(KYSELY_LOCK_CLASS)}, hashtext(current_schema()))`.execute(db)
+  }
+}
+
+class ParleyPostgresDialect extends PostgresDialect {
+  override createAdapter (): DialectAdapter { return new PostgresSchemaAdapter() }
+}
+
+export interface PoolOptions {
+  /** Connections at most, per process. */
+  max?: number
+  /** An idle connection's error (the server restarting): logged, never thrown (an unhandled 'error' would end the process). */
+  onError?: (err: Error) => void
+}
+
+export function postgresDialect (url: string, options: PoolOptions = {}): { dialect: PostgresDialect, pool: pg.Pool } {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    idleTimeoutMillis: 10_000,
+    types
+  })
+  pool.on('error', options.onError ?? (() => {}))
+  return { dialect: new ParleyPostgresDialect({ pool }), pool }
+}
+
+/**
+ * Runs `fn` holding a session-level advisory lock of this schema, on a connection of its own:
+ * two processes starting together on an empty database migrate one after the other, the second
+ * finding everything done (the pool needs a second connection for `fn`).
+ */
+export async function withSchemaLock<T> (db: Kysely<any>, fn: () => Promise<T>): Promise<T> {
+  return await db.connection().execute(async (conn) => {
+    await sql`select pg_advisory_lock(${sql.lit(LOCK_CLASS)}, hashtext(current_schema()))`.execute(conn)
+    try {
+      return await fn()
+    } finally {
+      await sql`select pg_advisory_unlock(${sql.lit(LOCK_CLASS)}, hashtext(current_schema()))`.execute(conn)
+    }
+  })
+}
+
+/** The schema unqualified names resolve to (the first of search_path that exists). */
+export async function currentSchema (db: Kysely<any>): Promise<string> {
+  const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db)
+  const schema = rows[0]?.schema ?? null
+  if (schema === null) throw new Error('DATABASE_URL: no schema of its search_path exists')
+  return schema
+}
