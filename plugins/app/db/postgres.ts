@@ -54,7 +54,13 @@ export function postgresDialect (url: string, options: PoolOptions = {}): { dial
     idleTimeoutMillis: 10_000,
     types
   })
-  pool.on('error', options.onError ?? (() => {}))
+  const onError = options.onError ?? (() => {})
+  pool.on('error', onError)
+  // A connection that breaks while a request holds it (the server stopping mid-query) emits
+  // 'error' on its client, which neither the pool (it listens only while idle) nor kysely
+  // handles: unheard, it would end the process. The query itself fails (a 503), and the pool
+  // drops the broken client when kysely releases it.
+  pool.on('connect', (client) => { client.on('error', onError) })
   return { dialect: new ParleyPostgresDialect({ pool }), pool }
 }
 
