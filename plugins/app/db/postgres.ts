@@ -1,6 +1,6 @@
 // PostgreSQL under kysely: the pool, the migration lock, and what its errors mean to the API.
 import pg from 'pg'
-import { PostgresAdapter, PostgresDialect, sql, type DialectAdapter, type Kysely } from 'kysely'
+import { PostgresAdapter, PostgresDialect, sql, type CompiledQuery, type DatabaseConnection, type DialectAdapter, type Driver, type Kysely } from 'kysely'
 
 /** How long a request waits for a connection (pool full, or the server gone) before it is a 503, not a hang. */
 export const CONNECT_TIMEOUT_MS = 5000
@@ -35,8 +35,56 @@ class PostgresSchemaAdapter extends PostgresAdapter {
   }
 }
 
+const INT64_MAX = 2 ** 63
+const CLAMPED_MAX = '9223372036854775807'
+const CLAMPED_MIN = '-9223372036854775808'
+
+/**
+ * A number beyond 64 bits (a client may send 1e300 as an id or anchor: JSON allows it) would fail
+ * the query on PostgreSQL ("out of range for type bigint"); SQLite compares it as a real and finds
+ * nothing, or everything below it. Clamped to bigint's bounds it compares the same way against any
+ * id that can exist, so both databases give the same answer. Other values pass untouched.
+ */
+export function clampParameters (parameters: readonly unknown[]): readonly unknown[] {
+  let out: unknown[] | undefined
+  for (let i = 0; i < parameters.length; i++) {
+    const v = parameters[i]
+    if (typeof v !== 'number' || (v < INT64_MAX && v >= -INT64_MAX)) continue
+    out ??= parameters.slice()
+    out[i] = v > 0 ? CLAMPED_MAX : CLAMPED_MIN
+  }
+  return out ?? parameters
+}
+
+/** kysely's connection, with every query's parameters clamped (its other methods bound to it: it has private fields). */
+function clamping (connection: DatabaseConnection): DatabaseConnection {
+  return new Proxy(connection, {
+    get (target, prop) {
+      if (prop === 'executeQuery') {
+        return async (q: CompiledQuery) => await target.executeQuery({ ...q, parameters: clampParameters(q.parameters) })
+      }
+      const value: unknown = Reflect.get(target, prop)
+      return typeof value === 'function' ? value.bind(target) : value
+    }
+  })
+}
+
 class ParleyPostgresDialect extends PostgresDialect {
   override createAdapter (): DialectAdapter { return new PostgresSchemaAdapter() }
+
+  override createDriver (): Driver {
+    const driver = super.createDriver()
+    const acquire = driver.acquireConnection.bind(driver)
+    // kysely keeps one connection object per pg client: one wrapper each.
+    const wrapped = new WeakMap<DatabaseConnection, DatabaseConnection>()
+    driver.acquireConnection = async () => {
+      const connection = await acquire()
+      let w = wrapped.get(connection)
+      if (w === undefined) { w = clamping(connection); wrapped.set(connection, w) }
+      return w
+    }
+    return driver
+  }
 }
 
 export interface PoolOptions {
