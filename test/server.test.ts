@@ -5,6 +5,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, wri
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { testDatabase } from './helper.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const entry = join(root, 'dist', 'server.js')
@@ -38,7 +39,9 @@ function withoutLoader (args: string[]): [string, string[]] {
   return ['env', ['-u', 'NODE_OPTIONS', process.execPath, ...args]]
 }
 
-function startServer (t: Pick<typeof import('tap').t, 'teardown'>, env: Record<string, string>, { dotEnv, nodeArgs = [], outFile, withoutTapLoader = false }: StartOptions = {}): Server {
+async function startServer (t: Pick<typeof import('tap').t, 'teardown'>, env: Record<string, string>, { dotEnv, nodeArgs = [], outFile, withoutTapLoader = false }: StartOptions = {}): Promise<Server> {
+  // With PARLEY_TEST_DATABASE_URL, a schema of its own (dropped after the teardown below, which stops the server).
+  const database = await testDatabase(t)
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-server-'))
   // The server's working directory: where it looks for a .env file.
   if (dotEnv !== undefined) writeFileSync(join(dataDir, '.env'), dotEnv)
@@ -58,6 +61,7 @@ function startServer (t: Pick<typeof import('tap').t, 'teardown'>, env: Record<s
       PARLEY_ADMIN_EMAIL: ADMIN.email,
       PARLEY_ADMIN_PASSWORD: ADMIN.password,
       LOG_LEVEL: 'info',
+      ...database,
       ...env
     }
   })
@@ -105,7 +109,7 @@ t.test('npm start runs the build and then dist/server.js', async (t) => {
 })
 
 t.test('the started server answers over HTTP, creates the owner from the environment, and exits 0 on SIGTERM', async (t) => {
-  const server = startServer(t, {})
+  const server = await startServer(t, {})
   const url = await listeningUrl(server)
   t.match(url, /^http:\/\/127\.0\.0\.1:\d+$/)
 
@@ -144,7 +148,7 @@ t.test('the started server answers over HTTP, creates the owner from the environ
 })
 
 t.test('a bad configuration value stops the start with a message naming the variable', async (t) => {
-  const server = startServer(t, { PORT: 'abc' })
+  const server = await startServer(t, { PORT: 'abc' })
   const code = await within(server.exited, 20_000)
   t.not(code, 0)
   t.not(code, 'timeout')
@@ -154,7 +158,7 @@ t.test('a bad configuration value stops the start with a message naming the vari
 })
 
 t.test('SIGTERM still stops the server after its stdout reader went away (EPIPE)', async (t) => {
-  const server = startServer(t, {})
+  const server = await startServer(t, {})
   await listeningUrl(server)
   // Like `npm start | head -1`: the reader closes, later log writes fail with EPIPE.
   server.child.stdout?.destroy()
@@ -167,7 +171,7 @@ t.test('SIGTERM still stops the server after its stdout reader went away (EPIPE)
 // Regression: the owner's first-start message is written to stdout after the listening
 // line; a reader gone by then (EPIPE) was an uncaught error, and the server exited 1.
 t.test('a stdout reader gone before the owner message is printed: the server keeps serving and exits 0 on SIGTERM', async (t) => {
-  const server = startServer(t, {})
+  const server = await startServer(t, {})
   await new Promise<void>((resolve) => {
     server.child.stdout?.on('data', (c: Buffer) => {
       // At the first log line, before anything after it is read.
@@ -181,14 +185,14 @@ t.test('a stdout reader gone before the owner message is printed: the server kee
 })
 
 t.test('a .env file in the working directory configures the server, and its bad values are named too', async (t) => {
-  const server = startServer(t, {}, { dotEnv: 'PARLEY_REALM_NAME=Elsinore\n' })
+  const server = await startServer(t, {}, { dotEnv: 'PARLEY_REALM_NAME=Elsinore\n' })
   const url = await listeningUrl(server)
   const settings = await fetch(`${url}/api/v1/server_settings`)
   t.match(await settings.json(), { result: 'success', data: { realm_name: 'Elsinore' } })
   server.child.kill('SIGTERM')
   t.equal(await server.exited, 0)
 
-  const bad = startServer(t, {}, { dotEnv: 'PARLEY_HEARTBEAT_SECONDS=soon\n' })
+  const bad = await startServer(t, {}, { dotEnv: 'PARLEY_HEARTBEAT_SECONDS=soon\n' })
   const code = await within(bad.exited, 20_000)
   t.not(code, 0)
   t.not(code, 'timeout')
@@ -245,7 +249,7 @@ t.test('nextTick keeps monomorphic caches in the started server after idle full 
   // The probe exits the server itself, and stdout is a file: what V8 printed through C's stdio is all there.
   // Started as `npm start` starts it: with tap's loader ahead of it, the loader's own start-up
   // can meet a full collection before tick-shape.ts runs (docs/decisions.md 32).
-  const server = startServer(t, {}, { nodeArgs, outFile: join(dir, 'server.out'), withoutTapLoader: true })
+  const server = await startServer(t, {}, { nodeArgs, outFile: join(dir, 'server.out'), withoutTapLoader: true })
   const url = await listeningUrl(server)
   const settings = await fetch(`${url}/api/v1/server_settings`)
   t.equal(settings.status, 200)
