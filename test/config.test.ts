@@ -10,6 +10,7 @@ t.test('every variable has its documented default', async (t) => {
     dataDir: './data',
     databaseUrl: undefined,
     redisUrl: undefined,
+    redisPrefix: 'parley:',
     adminEmail: undefined,
     adminPassword: undefined,
     realmName: 'Parley',
@@ -46,6 +47,7 @@ t.test('good values are read', async (t) => {
     dataDir: '/var/lib/parley',
     databaseUrl: undefined,
     redisUrl: undefined,
+    redisPrefix: 'parley:',
     adminEmail: 'boss@example.com',
     adminPassword: 'long-enough',
     realmName: 'Acme',
@@ -113,13 +115,26 @@ t.test('a bad value is a ConfigError whose message names the variable', async (t
   for (const [env, variable] of cases) refuses(t, env, variable)
 })
 
-t.test('DATABASE_URL and REDIS_URL are refused for now, with a message naming them', async (t) => {
+t.test('DATABASE_URL is refused for now, with a message naming it', async (t) => {
   for (const [env, variable] of [
     [{ DATABASE_URL: 'postgres://parley@localhost/parley' }, 'DATABASE_URL'],
-    [{ DATABASE_URL: 'mysql://localhost/parley' }, 'DATABASE_URL'],
-    [{ REDIS_URL: 'redis://localhost:6379' }, 'REDIS_URL'],
-    [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL']
+    [{ DATABASE_URL: 'mysql://localhost/parley' }, 'DATABASE_URL']
   ] as Array<[Record<string, string>, string]>) refuses(t, env, variable)
   t.throws(() => loadConfig({ DATABASE_URL: 'postgres://localhost/parley' }), { message: /not built yet/ })
-  t.throws(() => loadConfig({ REDIS_URL: 'redis://localhost' }), { message: /not built yet/ })
+})
+
+t.test('REDIS_URL takes a redis:// or rediss:// URL; PARLEY_REDIS_PREFIX defaults to parley:', async (t) => {
+  t.equal(loadConfig({}).redisUrl, undefined)
+  t.equal(loadConfig({}).redisPrefix, 'parley:')
+  const c = loadConfig({ REDIS_URL: 'redis://localhost:6379/2', PARLEY_REDIS_PREFIX: 'acme:' })
+  t.equal(c.redisUrl, 'redis://localhost:6379/2')
+  t.equal(c.redisPrefix, 'acme:')
+  t.equal(loadConfig({ REDIS_URL: 'rediss://cache.example.com:6380' }).redisUrl, 'rediss://cache.example.com:6380')
+  for (const [env, variable] of [
+    [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL'],
+    [{ REDIS_URL: 'http://localhost:6379' }, 'REDIS_URL'],
+    [{ REDIS_URL: 'redis://local host' }, 'REDIS_URL'],
+    [{ PARLEY_REDIS_PREFIX: 'a prefix' }, 'PARLEY_REDIS_PREFIX'],
+    [{ PARLEY_REDIS_PREFIX: 'x'.repeat(101) }, 'PARLEY_REDIS_PREFIX']
+  ] as Array<[Record<string, string>, string]>) refuses(t, env, variable)
 })

@@ -11,6 +11,8 @@ export interface Config {
   dataDir: string
   databaseUrl: string | undefined
   redisUrl: string | undefined
+  /** PARLEY_REDIS_PREFIX: put before every Redis key and channel, so several organizations (or test runs) can share one Redis. */
+  redisPrefix: string
   adminEmail: string | undefined
   adminPassword: string | undefined
   realmName: string
@@ -67,8 +69,10 @@ export function loadConfig (env: Env = process.env): Config {
   const redisUrl = str(env, 'REDIS_URL')
   if (redisUrl !== undefined) {
     if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError('REDIS_URL', 'must be a redis:// or rediss:// URL')
-    throw new ConfigError('REDIS_URL', 'Redis support is not built yet; unset it to keep events and rate limits in memory')
+    try { new URL(redisUrl) } catch { throw new ConfigError('REDIS_URL', `is not a URL (got "${redisUrl}")`) } // eslint-disable-line no-new
   }
+  const redisPrefix = str(env, 'PARLEY_REDIS_PREFIX') ?? 'parley:'
+  if (/\s/.test(redisPrefix) || redisPrefix.length > 100) throw new ConfigError('PARLEY_REDIS_PREFIX', `must be at most 100 characters without spaces (got "${redisPrefix}")`)
 
   const adminEmail = str(env, 'PARLEY_ADMIN_EMAIL')
   const adminPassword = str(env, 'PARLEY_ADMIN_PASSWORD')
@@ -100,6 +104,7 @@ export function loadConfig (env: Env = process.env): Config {
     dataDir: str(env, 'PARLEY_DATA_DIR') ?? './data',
     databaseUrl,
     redisUrl,
+    redisPrefix,
     adminEmail,
     adminPassword,
     realmName: str(env, 'PARLEY_REALM_NAME') ?? 'Parley',
