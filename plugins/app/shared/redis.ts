@@ -204,6 +204,8 @@ export default fp(async function redisPlugin (app: FastifyInstance) {
   }
   const redis = new SharedRedis(redisUrl, redisPrefix, app.log)
   app.decorate('redis', redis)
+  // onClose hooks run in reverse order of registration: this one after those of every plugin
+  // registered later (the bus, the queues), which may still use Redis in theirs.
   app.addHook('onClose', async () => { await redis.close() })
   try {
     await redis.connected()
