@@ -126,6 +126,8 @@ t.test('DATABASE_URL and REDIS_URL select PostgreSQL and Redis; other schemes an
   for (const [env, variable] of [
     [{ DATABASE_URL: 'mysql://localhost/parley' }, 'DATABASE_URL'],
     [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL'],
+    [{ REDIS_URL: 'http://localhost:6379' }, 'REDIS_URL'],
+    [{ REDIS_URL: 'redis://local host' }, 'REDIS_URL'],
     [{ PARLEY_REDIS_PREFIX: 'has space' }, 'PARLEY_REDIS_PREFIX']
   ] as Array<[Record<string, string>, string]>) refuses(t, env, variable)
 })

@@ -7,6 +7,8 @@ import { join } from 'node:path'
 import parley, { serverOptions } from '../app.js'
 import { ParleyError } from '../plugins/app/errors.js'
 import { loadConfig } from '../plugins/app/config.js'
+import { Redis } from 'ioredis'
+import { randomBytes } from 'node:crypto'
 
 export interface TestUser { id: number, email: string, apiKey: string, auth: string }
 
@@ -24,14 +26,48 @@ export function basic (email: string, apiKey: string): string {
   return 'Basic ' + Buffer.from(`${email}:${apiKey}`).toString('base64')
 }
 
+/**
+ * PARLEY_TEST_REDIS_URL set: REDIS_URL and a fresh PARLEY_REDIS_PREFIX for one build, so builds
+ * (and test files running at once) never see each other's keys. An env given to build() wins.
+ */
+export function testRedis (): Record<string, string> {
+  const url = process.env.PARLEY_TEST_REDIS_URL
+  if (url === undefined || url === '') return {}
+  return { REDIS_URL: url, PARLEY_REDIS_PREFIX: freshRedisPrefix() }
+}
+
+/** A prefix no other test uses; `parley-` as the machine's Redis is shared with other work. */
+export function freshRedisPrefix (): string {
+  return `parley-test-${randomBytes(6).toString('hex')}:`
+}
+
+/** Deletes every key under `prefix` (SCAN, never FLUSHDB: the Redis may be shared). */
+export async function deleteRedisKeys (url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 1000 })
+  try {
+    await redis.connect()
+    let cursor = '0'
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 1000)
+      cursor = next
+      if (keys.length > 0) await redis.unlink(...keys)
+    } while (cursor !== '0')
+  } catch {
+    // Redis gone (a fault test stopped its own): nothing left to delete there.
+  } finally {
+    redis.disconnect()
+  }
+}
+
 export async function build (t: Tap, env: Record<string, string> = {}, logger: unknown = false): Promise<Built> {
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-test-'))
-  const config = loadConfig({ PARLEY_DATA_DIR: dataDir, PARLEY_RATE_LIMIT: 'off', ...env })
+  const config = loadConfig({ PARLEY_DATA_DIR: dataDir, PARLEY_RATE_LIMIT: 'off', ...testRedis(), ...env })
   const app = Fastify(serverOptions(logger as never))
   await app.register(fp(parley), { config })
   await app.ready()
   t.teardown(async () => {
     await app.close()
+    if (config.redisUrl !== undefined) await deleteRedisKeys(config.redisUrl, config.redisPrefix)
     rmSync(dataDir, { recursive: true, force: true })
   })
   const asTestUser = async (email: string): Promise<TestUser> => {

@@ -8,7 +8,7 @@ import type { Audience, EventBus } from '../events/bus.js'
 import { Prepared, type Placeholders } from '../db/compiled.js'
 import { errors } from '../errors.js'
 import { emailKey, isAdmin, now, type User } from './users.js'
-import { subscriberCache, subscribersChanged, type SubscriberCache } from './subscriber-cache.js'
+import { subscriberCache, subscribersChanged, subscribersCommitted, type SubscriberCache } from './subscriber-cache.js'
 
 export type StreamRow = Selectable<StreamTable>
 
@@ -171,6 +171,7 @@ export class StreamStore {
       subscribersChanged(this.db, trx, row.id)
       return { row, members }
     })
+    subscribersCommitted(this.db, row.id)
     const stream = toStream(row)
     this.bus.publish({ type: 'stream', op: 'create', streams: [stream] },
       row.invite_only === 1 ? { kind: 'users', userIds: members } : { kind: 'all' })
@@ -228,6 +229,7 @@ export class StreamStore {
       subscribersChanged(this.db, trx, streamId)
       return { row, audience: await this.audienceOf(row, trx) }
     })
+    subscribersCommitted(this.db, streamId)
     this.bus.publish({ type: 'stream', op: 'delete', streams: [toStream(row)] }, audience)
   }
 
@@ -240,6 +242,7 @@ export class StreamStore {
       subscribersChanged(this.db, trx, streamId)
       return row
     })
+    subscribersCommitted(this.db, streamId)
     const stream = toStream(row)
     this.bus.publish({ type: 'subscription', op: 'add', subscriptions: [stream] }, { kind: 'users', userIds: [user.user_id] })
     return stream
@@ -254,6 +257,7 @@ export class StreamStore {
       subscribersChanged(this.db, trx, streamId)
       return row
     })
+    subscribersCommitted(this.db, streamId)
     this.bus.publish({ type: 'subscription', op: 'remove', subscriptions: [toStream(row)] }, { kind: 'users', userIds: [user.user_id] })
   }
 }

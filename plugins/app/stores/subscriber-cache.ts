@@ -10,7 +10,13 @@ import type { Database, DB } from '../db/db.js'
  * not store what it read; `dirty` holds the transactions that changed subscribers, whose own reads
  * see uncommitted rows and are not stored either.
  */
-export interface SubscriberCache { gen: number, lists: Map<number, number[]>, dirty: WeakSet<object> }
+export interface SubscriberCache {
+  gen: number
+  lists: Map<number, number[]>
+  dirty: WeakSet<object>
+  /** Shared mode (REDIS_URL): set by plugins/app/shared/invalidation.ts to tell the other processes of a committed change. */
+  announce?: ((streamId: number | undefined) => void) | undefined
+}
 const subscriberCaches = new WeakMap<DB, SubscriberCache>()
 
 export function subscriberCache (db: DB): SubscriberCache {
@@ -28,6 +34,27 @@ export function subscribersChanged (db: DB, trx: Transaction<Database>, streamId
   const c = subscriberCache(db)
   c.gen++
   c.dirty.add(trx)
+  if (streamId === undefined) c.lists.clear()
+  else c.lists.delete(streamId)
+}
+
+// Between processes (REDIS_URL; plugins/app/shared/invalidation.ts). The change is announced only
+// AFTER its commit: a process told earlier could read the old rows again and keep them.
+
+/**
+ * Call AFTER the transaction that changed who is subscribed to `streamId` (or to anything)
+ * commits. Forgets again here too: with a pool of connections (PostgreSQL) another request
+ * may have read the old rows between subscribersChanged and the commit.
+ */
+export function subscribersCommitted (db: DB, streamId?: number): void {
+  forgetSubscribers(db, streamId)
+  subscriberCache(db).announce?.(streamId)
+}
+
+/** Another process changed who is subscribed to `streamId` (or to anything): forget what is cached. */
+export function forgetSubscribers (db: DB, streamId?: number): void {
+  const c = subscriberCache(db)
+  c.gen++
   if (streamId === undefined) c.lists.clear()
   else c.lists.delete(streamId)
 }

@@ -71,6 +71,16 @@ export class UserStore {
   private generation = 0
 
   private invalidate (): void {
+    this.forgetCached()
+    this.onChange?.()
+  }
+
+  // Shared mode (REDIS_URL): plugins/app/shared/invalidation.ts sets onChange to tell the other
+  // processes after each change commits, and calls forgetCached when another process tells this one.
+  onChange: (() => void) | undefined
+
+  /** Forgets every cached credential look-up; a look-up already under way does not store what it read. */
+  forgetCached (): void {
     this.generation++
     this.authCache.clear()
   }
