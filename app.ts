@@ -8,6 +8,8 @@ import formbody from './plugins/external/formbody.js'
 import basicAuth from './plugins/external/basic-auth.js'
 import staticFiles from './plugins/external/static.js'
 import assets from './plugins/app/pages/assets.js'
+import redis from './plugins/app/shared/redis.js'
+import invalidation from './plugins/app/shared/invalidation.js'
 import db from './plugins/app/db/db.js'
 import bus from './plugins/app/events/bus.js'
 import users from './plugins/app/stores/users.js'
@@ -67,6 +69,9 @@ export default async function parley (app: FastifyInstance, opts: AppOptions): P
   await app.register(formbody)
   await app.register(basicAuth)
 
+  // The shared Redis (REDIS_URL) before everything that may share through it: the bus, rate
+  // limits, cache invalidation. Without REDIS_URL, app.redis is null and all stays in-process.
+  await app.register(redis)
   await app.register(db)
   await app.register(bus)
   await app.register(users)
@@ -74,6 +79,7 @@ export default async function parley (app: FastifyInstance, opts: AppOptions): P
   await app.register(ratelimit)
   await app.register(auth)
   await app.register(streams)
+  await app.register(invalidation)
   await app.register(messages)
   await app.register(presence)
   await app.register(events)

@@ -13,7 +13,7 @@ import { rawGet, startChild, startParley, type RawAnswer, type Server } from './
 import { printProfiles, profiledRun } from './cpuprofile.js'
 import { alternate, summarize, type Benchmark } from './harness.js'
 import { headersScript } from './wrk.js'
-import { NGINX, startNginx, type Nginx } from './nginx.js'
+import { NGINX, startNginx, type Nginx } from '../scripts/nginx.js'
 
 /** The compiled tree this file runs from (dist/), whose static/ `npm run build` wrote. */
 const DIST = fileURLToPath(new URL('..', import.meta.url))

@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import parley, { serverOptions } from '../app.js'
 import { ParleyError } from '../plugins/app/errors.js'
 import { loadConfig } from '../plugins/app/config.js'
+import { Redis } from 'ioredis'
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 
@@ -16,7 +17,7 @@ export interface TestUser { id: number, email: string, apiKey: string, auth: str
 export interface Built {
   app: FastifyInstance
   dataDir: string
-  /** The environment the app was built with beyond PARLEY_DATA_DIR (DATABASE_URL on PostgreSQL): what a second app on the same data needs. */
+  /** The engines' environment the app was built with (DATABASE_URL, REDIS_URL and its prefix, when the run sets them): what a second app on the same data needs. */
   env: Record<string, string>
   owner: TestUser
   /** Creates a user directly through the store and returns its credentials. */
@@ -50,14 +51,57 @@ export function basic (email: string, apiKey: string): string {
   return 'Basic ' + Buffer.from(`${email}:${apiKey}`).toString('base64')
 }
 
+/**
+ * PARLEY_TEST_REDIS_URL set: REDIS_URL and a fresh PARLEY_REDIS_PREFIX for one build, so builds
+ * (and test files running at once) never see each other's keys. An env given to build() wins.
+ */
+export function testRedis (): Record<string, string> {
+  const url = process.env.PARLEY_TEST_REDIS_URL
+  if (url === undefined || url === '') return {}
+  return { REDIS_URL: url, PARLEY_REDIS_PREFIX: freshRedisPrefix() }
+}
+
+/** A prefix no other test uses; `parley-` as the machine's Redis is shared with other work. */
+export function freshRedisPrefix (): string {
+  return `parley-test-${randomBytes(6).toString('hex')}:`
+}
+
+/** Deletes every key under `prefix` (SCAN, never FLUSHDB: the Redis may be shared). */
+export async function deleteRedisKeys (url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 1000 })
+  try {
+    await redis.connect()
+    let cursor = '0'
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 1000)
+      cursor = next
+      if (keys.length > 0) await redis.unlink(...keys)
+    } while (cursor !== '0')
+  } catch {
+    // Redis gone (a fault test stopped its own): nothing left to delete there.
+  } finally {
+    redis.disconnect()
+  }
+}
+
+/** Each build's data dir and its PostgreSQL schema's env, for a later build on the same data dir. */
+const sameData = new Map<string, Record<string, string>>()
+
 export async function build (t: Tap, env: Record<string, string> = {}, logger: unknown = false): Promise<Built> {
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-test-'))
   t.teardown(() => { rmSync(dataDir, { recursive: true, force: true }) })
-  // Registered before the app's own teardown, so it runs after it (tap runs teardowns last-in first-out).
-  const database = await testDatabase(t)
-  const config = loadConfig({ PARLEY_DATA_DIR: dataDir, PARLEY_RATE_LIMIT: 'off', ...database, ...env })
+  // A build on another build's data dir (two apps standing in for two processes) shares its
+  // database too. Registered before the app's own teardown, so it runs after it (tap runs
+  // teardowns last-in first-out).
+  const database = sameData.get(env.PARLEY_DATA_DIR ?? '') ?? await testDatabase(t)
+  sameData.set(dataDir, database)
+  const engines = { ...database, ...testRedis() }
+  const config = loadConfig({ PARLEY_DATA_DIR: dataDir, PARLEY_RATE_LIMIT: 'off', ...engines, ...env })
   const app = Fastify(serverOptions(logger as never))
-  t.teardown(async () => { await app.close() })
+  t.teardown(async () => {
+    await app.close()
+    if (config.redisUrl !== undefined) await deleteRedisKeys(config.redisUrl, config.redisPrefix)
+  })
   await app.register(fp(parley), { config })
   await app.ready()
   const asTestUser = async (email: string): Promise<TestUser> => {
@@ -70,7 +114,7 @@ export async function build (t: Tap, env: Record<string, string> = {}, logger: u
   return {
     app,
     dataDir,
-    env: database,
+    env: engines,
     owner,
     createUser: async (email, role = 'member') => {
       await app.users.doCreateUser({ email, password: 'password123', full_name: email.split('@')[0] ?? email, role })

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import { build, type Built } from './helper.js'
 import { buildAssets } from '../scripts/build-assets.js'
-import { NGINX, startNginx, type Nginx } from '../bench/nginx.js'
+import { NGINX, startNginx, type Nginx } from '../scripts/nginx.js'
 
 interface Answer { status: number, headers: http.IncomingHttpHeaders, body: Buffer }
 

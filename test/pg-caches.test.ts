@@ -6,7 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import parley, { serverOptions } from '../app.js'
 import { loadConfig } from '../plugins/app/config.js'
-import { forgetSubscribers, subscribersChanged, subscribersSettled } from '../plugins/app/stores/subscriber-cache.js'
+import { forgetSubscribers, subscribersChanged, subscribersCommitted } from '../plugins/app/stores/subscriber-cache.js'
 import { body, build } from './helper.js'
 
 const pg = process.env.PARLEY_TEST_DATABASE_URL !== undefined && process.env.PARLEY_TEST_DATABASE_URL !== ''
@@ -27,8 +27,8 @@ t.test('subscribers read on another connection during an uncommitted change are 
     subscribersChanged(app.db, trx, id)
     t.same(await app.streams.subscriberIds(id), [owner.id], 'another connection sees the committed rows, and caches them')
   })
-  t.same(await app.streams.subscriberIds(id), [owner.id], 'the stale list outlives the commit (why the settling is needed)')
-  subscribersSettled(app.db, id)
+  t.same(await app.streams.subscriberIds(id), [owner.id], 'the stale list outlives the commit (why subscribersCommitted forgets again)')
+  subscribersCommitted(app.db, id)
   t.same(await app.streams.subscriberIds(id), [owner.id, alice.id].sort((a, b) => a - b), 'forgotten after the commit')
 
   // The same through the store: a subscription is seen by the very next send.
@@ -38,7 +38,7 @@ t.test('subscribers read on another connection during an uncommitted change are 
   t.same(await app.streams.subscriberIds(id), [owner.id, alice.id, bob.id].sort((a, b) => a - b))
 })
 
-t.test('a change made by another process is forgotten through forgetSubscribers and forgetCachedUsers', { skip }, async (t) => {
+t.test('a change made by another process is forgotten through forgetSubscribers and forgetCached', { skip }, async (t) => {
   const { app: a, owner, createUser, env, dataDir } = await build(t)
   const b: FastifyInstance = Fastify(serverOptions(false))
   t.teardown(async () => { await b.close() })
@@ -50,7 +50,7 @@ t.test('a change made by another process is forgotten through forgetSubscribers 
   t.equal((await me(a, alice.auth)).statusCode, 200, 'process A caches Alice\'s credentials')
   await b.users.doRegenerateApiKey(alice.id)
   t.equal((await me(a, alice.auth)).statusCode, 200, 'A still accepts the old key from its cache')
-  a.users.forgetCachedUsers()
+  a.users.forgetCached()
   const refused = await me(a, alice.auth)
   t.equal(refused.statusCode, 401, 'after the hook, A asks the database')
   t.match(body(refused), { result: 'error', code: 'UNAUTHORIZED' })

@@ -9,8 +9,12 @@ export interface Config {
   host: string
   port: number
   dataDir: string
+  /** DATABASE_URL: PostgreSQL instead of the embedded SQLite database (SPEC §11). */
   databaseUrl: string | undefined
+  /** REDIS_URL: Redis for everything shared between processes (SPEC §11). */
   redisUrl: string | undefined
+  /** PARLEY_REDIS_PREFIX: the prefix of every Redis key and channel, so organizations can share a Redis. */
+  redisPrefix: string
   adminEmail: string | undefined
   adminPassword: string | undefined
   realmName: string
@@ -59,15 +63,14 @@ export function loadConfig (env: Env = process.env): Config {
   const port = int(env, 'PORT', 9991, 0, 65535)
 
   const databaseUrl = str(env, 'DATABASE_URL')
-  if (databaseUrl !== undefined) {
-    // Anything else is refused: running on SQLite while the operator believes otherwise would be worse.
-    if (!/^postgres(ql)?:\/\//.test(databaseUrl)) throw new ConfigError('DATABASE_URL', 'must be a postgres:// URL')
-  }
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new ConfigError('DATABASE_URL', 'must be a postgres:// URL')
   const redisUrl = str(env, 'REDIS_URL')
   if (redisUrl !== undefined) {
     if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError('REDIS_URL', 'must be a redis:// or rediss:// URL')
-    throw new ConfigError('REDIS_URL', 'Redis support is not built yet; unset it to keep events and rate limits in memory')
+    try { new URL(redisUrl) } catch { throw new ConfigError('REDIS_URL', `is not a URL (got "${redisUrl}")`) } // eslint-disable-line no-new
   }
+  const redisPrefix = str(env, 'PARLEY_REDIS_PREFIX') ?? 'parley:'
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(redisPrefix)) throw new ConfigError('PARLEY_REDIS_PREFIX', `must be 1 to 64 letters, digits or _ . : - (got "${redisPrefix}")`)
 
   const adminEmail = str(env, 'PARLEY_ADMIN_EMAIL')
   const adminPassword = str(env, 'PARLEY_ADMIN_PASSWORD')
@@ -99,6 +102,7 @@ export function loadConfig (env: Env = process.env): Config {
     dataDir: str(env, 'PARLEY_DATA_DIR') ?? './data',
     databaseUrl,
     redisUrl,
+    redisPrefix,
     adminEmail,
     adminPassword,
     realmName: str(env, 'PARLEY_REALM_NAME') ?? 'Parley',

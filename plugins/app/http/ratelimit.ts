@@ -1,16 +1,19 @@
 // Rate limits (SPEC §5): fixed windows per user, per IP for anonymous requests,
-// and authentication failures per username. Counters live behind RateLimitStore
-// so a Redis implementation can share them between processes later.
+// and authentication failures per username. Counters live behind RateLimitStore:
+// in memory, or in Redis with REDIS_URL so every process shares them.
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { errors } from '../errors.js'
 import type { AppliedLimit } from './notes.js'
 import { emailKey } from '../stores/users.js'
 import { BoundedMap } from '../bounded-map.js'
+import { RedisRateLimitStore } from '../shared/redis-ratelimit.js'
 
 export interface RateLimitStore {
   /** Adds `by` (0 to only read) to the counter of `key` in a window of `windowSeconds`; returns the count and reset time (Unix seconds). */
   hit: (key: string, windowSeconds: number, by: number) => { count: number, reset: number } | Promise<{ count: number, reset: number }>
+  /** `hit` for several keys in one call, when a store offers it: one round trip instead of one per window. */
+  hitAll?: (keys: string[], windows: ReadonlyArray<{ windowSeconds: number }>, by: number) => Promise<Array<{ count: number, reset: number }>>
   close: () => void
 }
 
@@ -65,6 +68,7 @@ export class RateLimiter {
   check (request: FastifyRequest, reply: FastifyReply, rules: Rule[], id: string | number): void | Promise<void> {
     if (!this.enabled) return
     const keys = this.keysOf(rules, id)
+    if (this.store.hitAll !== undefined) return this.store.hitAll(keys, rules, 1).then((ws) => { this.apply(request, reply, rules, ws) })
     const windows: Array<{ count: number, reset: number } | Promise<{ count: number, reset: number }>> = []
     let pending = false
     for (let i = 0; i < rules.length; i++) {
@@ -138,7 +142,8 @@ declare module 'fastify' {
 }
 
 export default fp(async function rateLimitPlugin (app: FastifyInstance) {
-  const store = new MemoryRateLimitStore()
+  // One count for the whole organization when processes share a Redis; this process's own otherwise.
+  const store: RateLimitStore = app.redis !== null ? new RedisRateLimitStore(app.redis) : new MemoryRateLimitStore()
   app.decorate('rateLimiter', new RateLimiter(store, app.config.rateLimit))
   app.addHook('onClose', async () => { store.close() })
-}, { name: 'ratelimit', dependencies: ['config', 'notes'] })
+}, { name: 'ratelimit', dependencies: ['config', 'notes', 'redis'] })

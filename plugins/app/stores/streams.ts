@@ -8,7 +8,7 @@ import type { Audience, EventBus } from '../events/bus.js'
 import { Prepared, type Placeholders } from '../db/compiled.js'
 import { errors } from '../errors.js'
 import { emailKey, isAdmin, now, uniqueAs, type User } from './users.js'
-import { subscriberCache, subscribersChanged, subscribersSettled, type SubscriberCache } from './subscriber-cache.js'
+import { subscriberCache, subscribersChanged, subscribersCommitted, type SubscriberCache } from './subscriber-cache.js'
 
 export type StreamRow = Selectable<StreamTable>
 
@@ -172,7 +172,7 @@ export class StreamStore {
       subscribersChanged(this.db, trx, row.id)
       return { row, members }
     }).catch(uniqueAs(exists))
-    subscribersSettled(this.db, row.id)
+    subscribersCommitted(this.db, row.id)
     const stream = toStream(row)
     this.bus.publish({ type: 'stream', op: 'create', streams: [stream] },
       row.invite_only === 1 ? { kind: 'users', userIds: members } : { kind: 'all' })
@@ -230,7 +230,7 @@ export class StreamStore {
       subscribersChanged(this.db, trx, streamId)
       return { row, audience: await this.audienceOf(row, trx) }
     })
-    subscribersSettled(this.db, streamId)
+    subscribersCommitted(this.db, streamId)
     this.bus.publish({ type: 'stream', op: 'delete', streams: [toStream(row)] }, audience)
   }
 
@@ -246,7 +246,7 @@ export class StreamStore {
       subscribersChanged(this.db, trx, streamId)
       return row
     }).catch(uniqueAs(subscribed))
-    subscribersSettled(this.db, streamId)
+    subscribersCommitted(this.db, streamId)
     const stream = toStream(row)
     this.bus.publish({ type: 'subscription', op: 'add', subscriptions: [stream] }, { kind: 'users', userIds: [user.user_id] })
     return stream
@@ -261,7 +261,7 @@ export class StreamStore {
       subscribersChanged(this.db, trx, streamId)
       return row
     })
-    subscribersSettled(this.db, streamId)
+    subscribersCommitted(this.db, streamId)
     this.bus.publish({ type: 'subscription', op: 'remove', subscriptions: [toStream(row)] }, { kind: 'users', userIds: [user.user_id] })
   }
 }

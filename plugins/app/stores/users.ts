@@ -7,7 +7,7 @@ import type { DB, UserTable } from '../db/db.js'
 import type { EventBus } from '../events/bus.js'
 import { errors, ParleyError } from '../errors.js'
 import { generateApiKey, generatePassword, hashPassword, safeEqual } from '../http/credentials.js'
-import { subscribersChanged, subscribersSettled } from './subscriber-cache.js'
+import { subscribersChanged, subscribersCommitted } from './subscriber-cache.js'
 import { isUniqueViolation } from '../db/engine-errors.js'
 import { BoundedMap } from '../bounded-map.js'
 import { Prepared, type Placeholders } from '../db/compiled.js'
@@ -81,17 +81,19 @@ export class UserStore {
   private generation = 0
 
   private invalidate (): void {
+    this.forgetCached()
+    this.onChange?.()
+  }
+
+  // Shared mode (REDIS_URL): plugins/app/shared/invalidation.ts sets onChange to tell the other
+  // processes after each change commits, and calls forgetCached when another process tells this one.
+  onChange: (() => void) | undefined
+
+  /** Forgets every cached credential look-up; a look-up already under way does not store what it read. */
+  forgetCached (): void {
     this.generation++
     this.authCache.clear()
   }
-
-  /**
-   * Forgets every cached user, as after a change of this process's own. The hook for a change
-   * made by ANOTHER process (on PostgreSQL): whoever learns of one (the Redis side) calls this.
-   * Called after the change committed, it leaves nothing stale: a look-up that read before the
-   * commit sees the generation move and does not cache what it read.
-   */
-  forgetCachedUsers (): void { this.invalidate() }
 
   async getRow (id: number): Promise<UserRow | undefined> {
     return await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst()
@@ -316,7 +318,7 @@ export class UserStore {
       await trx.deleteFrom('sessions').where('user_id', 'in', ids).execute()
       return ids
     })
-    subscribersSettled(this.db)
+    subscribersCommitted(this.db)
     this.invalidate()
     for (const id of removed) this.bus.publish({ type: 'realm_user', op: 'remove', person: { user_id: id } }, { kind: 'all' })
   }

@@ -1,7 +1,7 @@
-// A private nginx running deploy/nginx/parley.conf itself, for test/nginx.test.ts and the
-// `static` benchmark: the sample's three "set me" lines are substituted (the app's
-// address, nginx's port, the build's dist/ directory) and it is included in a minimal
-// nginx.conf whose logs, pid and temporary files all live in one directory.
+// A private nginx running deploy/nginx/parley.conf itself, for test/nginx.test.ts, the
+// `static` benchmark and `npm run cluster`: the sample's three "set me" lines are
+// substituted (the app's addresses, nginx's port, the build's dist/ directory) and it is
+// included in a minimal nginx.conf whose logs, pid and temporary files all live in one directory.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
@@ -11,16 +11,18 @@ import { setTimeout as sleep } from 'node:timers/promises'
 
 export const NGINX = '/usr/sbin/nginx'
 
-/** deploy/nginx/parley.conf from the sources (bench/, test/) or from dist/bench/. */
+/** deploy/nginx/parley.conf from the sources (scripts/) or from dist/scripts/. */
 export const SAMPLE = ['../deploy/nginx/parley.conf', '../../deploy/nginx/parley.conf']
   .map((p) => fileURLToPath(new URL(p, import.meta.url)))
   .find((p) => existsSync(p)) ?? fileURLToPath(new URL('../deploy/nginx/parley.conf', import.meta.url))
 
 export interface SiteOptions {
-  /** host:port of the app. */
-  upstream: string
-  /** The port nginx listens on (on 127.0.0.1). */
+  /** host:port of the app, or of each of its processes (nginx takes them in turn: round robin). */
+  upstream: string | string[]
+  /** The port nginx listens on. */
   port: number
+  /** The address nginx listens on; default 127.0.0.1. */
+  host?: string
   /** The directory holding static/ (the build's dist/). */
   root: string
 }
@@ -28,8 +30,8 @@ export interface SiteOptions {
 /** The sample with its three "set me" lines substituted; throws when one is not found exactly once. */
 export function renderSite (sample: string, o: SiteOptions): string {
   const subs: Array<[string, string]> = [
-    ['server 127.0.0.1:9991;  # set me', `server ${o.upstream};`],
-    ['listen 80;  # set me', `listen 127.0.0.1:${o.port};`],
+    ['server 127.0.0.1:9991;  # set me', [o.upstream].flat().map((u) => `server ${u};`).join('\n    ')],
+    ['listen 80;  # set me', `listen ${o.host ?? '127.0.0.1'}:${o.port};`],
     ['root /srv/parley/dist;  # set me: the dist/ directory that holds static/', `root ${o.root};`]
   ]
   let site = sample
@@ -98,11 +100,11 @@ function connects (port: number): Promise<boolean> {
  * Starts `nginx -p dir -c dir/nginx.conf -g 'daemon off; pid dir/nginx.pid;'` in front of
  * the app at `upstream`, serving `root`/static/, and waits until it accepts connections.
  */
-export async function startNginx (o: { dir: string, upstream: string, root: string, accessLog?: boolean }): Promise<Nginx> {
+export async function startNginx (o: { dir: string, upstream: string | string[], root: string, accessLog?: boolean, port?: number, host?: string }): Promise<Nginx> {
   mkdirSync(join(o.dir, 'tmp'), { recursive: true })
-  const port = await freePort()
+  const port = o.port ?? await freePort()
   const siteFile = join(o.dir, 'parley.conf')
-  writeFileSync(siteFile, renderSite(readFileSync(SAMPLE, 'utf8'), { upstream: o.upstream, port, root: o.root }))
+  writeFileSync(siteFile, renderSite(readFileSync(SAMPLE, 'utf8'), { upstream: o.upstream, port, root: o.root, ...(o.host === undefined ? {} : { host: o.host }) }))
   const conf = join(o.dir, 'nginx.conf')
   writeFileSync(conf, mainConf(o.dir, siteFile, o.accessLog ?? true))
   const child: ChildProcess = spawn(NGINX, ['-p', o.dir, '-c', conf, '-g', `daemon off; pid ${join(o.dir, 'nginx.pid')};`], { stdio: ['ignore', 'ignore', 'pipe'] })
