@@ -7,7 +7,7 @@ import { cluster, request } from './fixtures/cluster.js'
 import { noRedis } from './fixtures/events-redis.js'
 
 const why = await noRedis()
-if (why !== undefined) t.skip(why)
+if (why !== undefined) t.plan(0, why)
 else {
   t.test('SIGKILL of the process holding a long-poll: the client retries elsewhere with its last_event_id and gets every event once', async (t) => {
     const c = await cluster(t, ['ann@example.com'])
@@ -25,9 +25,9 @@ else {
     let lastEventId = -1
     let server = a.url
     let failovers = 0
-    let done = false
+    const state = { done: false }
     const client = (async () => {
-      while (!done) {
+      while (!state.done) {
         let res
         try {
           res = await request(server, 'GET', `/events?queue_id=${q}&last_event_id=${lastEventId}`, ann.auth)
@@ -62,7 +62,7 @@ else {
 
     const deadline = Date.now() + 15_000
     while (Date.now() < deadline && !acked.every((id) => received.includes(id))) await sleep(50)
-    done = true
+    state.done = true
     // Ends the client's last held poll.
     await request(b.url, 'DELETE', `/events?queue_id=${q}`, ann.auth)
     await client

@@ -136,7 +136,7 @@ export class RedisEvents implements EventsService {
           })
       }
       // Events this process has published are in Redis before its own GETs read (read your writes).
-      if (this.fanout.inflight > 0) void this.fanout.settled().then(poll)
+      if (this.fanout.inflight > 0) this.fanout.settled().then(poll, poll)
       else poll()
     })
   }
@@ -261,7 +261,8 @@ export async function redisEvents (app: FastifyInstance, url: string): Promise<v
   // An answer waits for the fan-out of what its request published: an acknowledged action's events are in Redis.
   app.addHook('onSend', (_req: FastifyRequest, _reply: FastifyReply, payload: unknown, done: (err: null, payload: unknown) => void) => {
     if (events.fanout.inflight === 0) { done(null, payload); return }
-    void events.fanout.settled().then(() => { done(null, payload) })
+    const send = (): void => { done(null, payload) }
+    events.fanout.settled().then(send, send)
   })
 
   const sweepMs = Math.min(60_000, Math.max(100, app.config.queueTimeoutSeconds * 250))
