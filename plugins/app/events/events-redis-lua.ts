@@ -8,7 +8,7 @@
 //   P ev:l:<id>   list  the pending events, JSON without their id: event f + i is element i
 //   P ev:u:<user> set   the user's queue ids
 //   P ev:exp      zset  queue id → the time (ms) it expires unless used
-//   P ev:wake     channel  'w id id …' (events appended), 'g id id …' (queues gone),
+//   P ev:wake     channel  'e' + JSON (an event appended: see APPEND), 'g id id …' (queues gone),
 //                          's id token' (a newer GET: answer any other held poll of the queue)
 
 /** Drops one queue everywhere; shared by every script that drops. */
@@ -126,27 +126,39 @@ return out
 /**
  * The fan-out of one event. ARGV: prefix, pending cap, number of payloads, the payloads,
  * then pairs (queue id, payload number from 1). Appends to each queue that still exists;
- * a queue at the cap is dropped instead (its client registers again). Publishes one wake-up
- * naming every queue appended to. Returns the ids that were missing or dropped.
+ * a queue over the cap is dropped instead (its client registers again). An appended queue's
+ * held poll is over (its token cleared). Publishes one wake-up for the event, carrying the
+ * payloads and, per queue, the id the event got there: 'e' + JSON [payloads, [queue, id, payload …]],
+ * so a holder that expected exactly that id answers without reading. Returns the ids missing or dropped.
  */
 export const APPEND = DROP + `
 local p, cap, np = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local woken, dropped, missing = {}, {}, {}
 for i = 4 + np, #ARGV, 2 do
-  local id = ARGV[i]
-  local lk = p .. 'ev:l:' .. id
-  if redis.call('EXISTS', p .. 'ev:q:' .. id) == 0 then
-    missing[#missing + 1] = id
-  elseif redis.call('LLEN', lk) >= cap then
-    drop(p, id)
-    dropped[#dropped + 1] = id
+  local id, k = ARGV[i], tonumber(ARGV[i + 1])
+  local qk = p .. 'ev:q:' .. id
+  local f = redis.call('HGET', qk, 'f')
+  if not f then
     missing[#missing + 1] = id
   else
-    redis.call('RPUSH', lk, ARGV[3 + tonumber(ARGV[i + 1])])
-    woken[#woken + 1] = id
+    local len = redis.call('RPUSH', p .. 'ev:l:' .. id, ARGV[3 + k])
+    if len > cap then
+      drop(p, id)
+      dropped[#dropped + 1] = id
+      missing[#missing + 1] = id
+    else
+      redis.call('HDEL', qk, 'h')
+      woken[#woken + 1] = id
+      woken[#woken + 1] = tonumber(f) + len - 1
+      woken[#woken + 1] = k
+    end
   end
 end
-if #woken > 0 then redis.call('PUBLISH', p .. 'ev:wake', 'w' .. table.concat(woken, ' ')) end
+if #woken > 0 then
+  local payloads = {}
+  for j = 1, np do payloads[j] = ARGV[3 + j] end
+  redis.call('PUBLISH', p .. 'ev:wake', 'e' .. cjson.encode({ payloads, woken }))
+end
 gone(p, dropped)
 return missing
 `

@@ -42,6 +42,8 @@ interface Hold {
   resolve: (b: Batch) => void
   /** Its heartbeat is being appended: not due again. */
   beating: boolean
+  /** The id the queue's next event will get, once the POLL found nothing pending: a wake-up with that id answers at once. */
+  next: number | undefined
 }
 
 /** A queue's pending events as Redis returns them: the first one's id, then the events' JSON. */
@@ -109,7 +111,7 @@ export class RedisEvents implements EventsService {
       let hold: Hold | undefined
       if (holding) {
         // Held before the read, so a wake-up that comes while it runs reads again (after it, on the same connection).
-        hold = { id: queueId, userId: user.user_id, token, since: Date.now(), resolve, beating: false }
+        hold = { id: queueId, userId: user.user_id, token, since: Date.now(), resolve, beating: false, next: undefined }
         this.holds.set(queueId, hold)
         if (cached !== undefined) cached.waiter = { answer: () => {}, since: hold.since }
         res.once('close', () => { if (hold !== undefined) this.release(hold) })
@@ -127,6 +129,7 @@ export class RedisEvents implements EventsService {
             if (hold === undefined) { resolve({ events: queued([first, events]), queue_id: queueId }); return }
             if (this.holds.get(queueId) !== hold) return
             if (events.length > 0) { this.answer(hold, queued([first, events])); return }
+            hold.next = first
             const q = this.fanout.cache.get(queueId)
             if (q !== undefined) q.waiter = { answer: () => {}, since: hold.since }
             this.heart ??= setInterval(() => { this.beat() }, Math.max(20, Math.min(1000, Math.floor(this.heartbeatMs / 10))))
@@ -200,12 +203,22 @@ export class RedisEvents implements EventsService {
   /** A message on the wake-up channel (events-redis-lua.ts lists the kinds). */
   wake (message: string): void {
     const kind = message[0]
+    if (kind === 'e') {
+      // [payloads, [queue, id, payload number, …]]: answered from the message when the id is the one expected, else read.
+      const [payloads, woken] = JSON.parse(message.slice(1)) as [string[], Array<string | number>]
+      const unsure: Hold[] = []
+      for (let i = 0; i < woken.length; i += 3) {
+        const h = this.holds.get(woken[i] as string)
+        if (h === undefined) continue
+        const id = woken[i + 1] as number
+        if (h.next === id) this.answer(h, [{ id, json: payloads[(woken[i + 2] as number) - 1] as string }])
+        else unsure.push(h)
+      }
+      this.read(unsure, false)
+      return
+    }
     const ids = message.slice(1).split(' ')
-    if (kind === 'w') {
-      const due: Hold[] = []
-      for (const id of ids) { const h = this.holds.get(id); if (h !== undefined) due.push(h) }
-      this.read(due, false)
-    } else if (kind === 'g') {
+    if (kind === 'g') {
       for (const id of ids) {
         this.fanout.cache.delete(id)
         const h = this.holds.get(id)
