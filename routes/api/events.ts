@@ -69,8 +69,9 @@ export const events = resource('/events', {
     params: Type.Object({ queue_id: QueueId }),
     response: Empty,
     handler: ({ app, params, user }) => {
-      app.events.delete(user, params.queue_id)
-      return {}
+      // In-process the queue is gone now; in Redis once the promise settles.
+      const deleted = app.events.delete(user, params.queue_id)
+      return deleted === undefined ? {} : deleted.then(() => ({}))
     }
   })
 })

@@ -102,7 +102,9 @@ export function eventJson (e: Queued): string {
  * JSON.stringify of the whole envelope would (test/events-queue.test.ts).
  */
 export function serializeBatchEnvelope (payload: { data: Batch & Record<string, unknown> } & Record<string, unknown>): string {
-  const data = payload.data
+  const data = payload.data as (Batch & Record<string, unknown>) | undefined
+  // An error answered after the serializer was set (a queue found unknown in Redis) is a plain envelope.
+  if (data === undefined) return JSON.stringify(payload)
   const list = data.events
   let events = ''
   for (let i = 0; i < list.length; i++) events += (i === 0 ? '' : ',') + eventJson(list[i] as Queued)
@@ -114,7 +116,7 @@ export function serializeBatchEnvelope (payload: { data: Batch & Record<string, 
   return head.slice(0, -2) + (head.endsWith('{}}') ? '' : ',') + '"events":[' + events + ']}}'
 }
 
-function stringify (event: BusEvent): string {
+export function stringify (event: BusEvent): string {
   // The per-queue id is added when serving; a published event never carries one.
   if (event.id === undefined) return JSON.stringify(event)
   const { id: _ignored, ...rest } = event
@@ -133,12 +135,30 @@ function stringifyWithFlags (event: BusEvent, flags: string): string {
 interface Own { queues: Set<EventQueue>, stamp: number }
 
 /** One dispatch: the event and its serializations, each made by the first queue that needs it. */
-interface Dispatching {
+export interface Dispatching {
   event: BusEvent
   message: { sender_id?: unknown } | undefined
   json?: string
   read?: string
   unread?: string
+}
+
+export function dispatching (event: BusEvent): Dispatching {
+  return { event, message: event.type === 'message' ? event.message as Dispatching['message'] : undefined }
+}
+
+/**
+ * What one queue receives of a dispatch, or undefined: the type filter, the narrow, the
+ * sender's flags. Each serialization is made once, by the first queue that needs it. Shared
+ * by the in-process registry and the Redis fan-out (events-redis.ts).
+ */
+export function payloadFor (d: Dispatching, q: EventQueue): string | undefined {
+  const event = d.event
+  if (event.type !== 'message') return q.wants(event.type) ? (d.json ??= stringify(event)) : undefined
+  if (!q.wants('message')) return undefined
+  if (q.narrowed && !matchesNarrow(q.narrow, d.message, q.userId)) return undefined
+  if (q.userId === d.message?.sender_id) return (d.read ??= stringifyWithFlags(event, '["read"]'))
+  return (d.unread ??= stringifyWithFlags(event, '[]'))
 }
 
 export class QueueRegistry {
@@ -261,7 +281,7 @@ export class QueueRegistry {
    * user's queues once however often the user is listed, users in the audience's order.
    */
   dispatch ({ event, audience }: Published): void {
-    const d: Dispatching = { event, message: event.type === 'message' ? event.message as Dispatching['message'] : undefined }
+    const d = dispatching(event)
     if (audience.kind === 'all') {
       for (const q of this.queues.values()) this.offer(d, q)
     } else {
@@ -276,17 +296,10 @@ export class QueueRegistry {
     }
   }
 
-  /** One queue's share of a dispatch; each serialization is made once, by the first queue that needs it. */
+  /** One queue's share of a dispatch. */
   private offer (d: Dispatching, q: EventQueue): void {
-    const event = d.event
-    if (event.type !== 'message') {
-      if (q.wants(event.type)) this.deliver(q, d.json ??= stringify(event))
-      return
-    }
-    if (!q.wants('message')) return
-    if (q.narrowed && !matchesNarrow(q.narrow, d.message, q.userId)) return
-    if (q.userId === d.message?.sender_id) this.deliver(q, d.read ??= stringifyWithFlags(event, '["read"]'))
-    else this.deliver(q, d.unread ??= stringifyWithFlags(event, '[]'))
+    const json = payloadFor(d, q)
+    if (json !== undefined) this.deliver(q, json)
   }
 
   /** Appends an event to every queue (heartbeat, restart). */

@@ -1,35 +1,15 @@
 // The event-queue side of SPEC §7: a registry of queues fed from app.bus, the idle
-// sweep, and the save/restore of queues across a clean restart (docs/events.md).
+// sweep, and the save/restore of queues across a clean restart (docs/events.md); with
+// REDIS_URL, the queues in Redis instead (events-redis.ts).
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import type { ServerResponse } from 'node:http'
 import { QueueRegistry, type Batch, type EventQueue } from './events-queue.js'
-import type { NarrowTerm } from './events-narrow.js'
 import { loadQueues, saveQueues } from './events-persist.js'
+import { initialState, type EventsService, type RegisterOptions, type Registered } from './events-state.js'
 import type { User } from '../stores/users.js'
 
-/** Initial state per event type, as POST /register returns it. */
-async function initialState (app: FastifyInstance, user: User, wants: (type: string) => boolean): Promise<Record<string, unknown>> {
-  const state: Record<string, unknown> = {}
-  const [realmUsers, subscriptions, streams, presences, maxId, unread] = await Promise.all([
-    wants('realm_user') ? app.users.list(false) : undefined,
-    wants('subscription') ? app.streams.subscriptionsOf(user.user_id) : undefined,
-    wants('stream') ? app.streams.visibleTo(user) : undefined,
-    wants('presence') ? app.presence.all() : undefined,
-    wants('message') ? app.messages.maxId() : undefined,
-    // Zulip sends it with either type: a client that follows flag changes needs the counts they change.
-    wants('message') || wants('update_message_flags') ? app.messages.unreadState(user) : undefined
-  ])
-  if (realmUsers !== undefined) state.realm_users = realmUsers
-  if (subscriptions !== undefined) state.subscriptions = subscriptions
-  if (streams !== undefined) state.streams = streams
-  if (presences !== undefined) state.presences = presences
-  if (maxId !== undefined) state.max_message_id = maxId
-  if (unread !== undefined) state.unread_msgs = unread
-  return state
-}
-
-export class Events {
+export class Events implements EventsService {
   readonly registry: QueueRegistry
 
   constructor (private readonly app: FastifyInstance) {
@@ -40,7 +20,7 @@ export class Events {
    * POST /register: the queue is created before the state is read, so an event
    * that lands in between is queued rather than lost (at worst seen twice).
    */
-  async register (user: User, opts: { eventTypes: string[] | null, narrow: NarrowTerm[], lifespanSecs: number }): Promise<{ queue_id: string, last_event_id: number } & Record<string, unknown>> {
+  async register (user: User, opts: RegisterOptions): Promise<Registered> {
     const q = this.registry.create({ userId: user.user_id, ...opts })
     try {
       const state = await initialState(this.app, user, (type) => q.eventTypes === null || q.eventTypes.has(type))
@@ -73,11 +53,18 @@ export class Events {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    events: Events
+    events: EventsService
   }
 }
 
 export default fp(async function eventsPlugin (app: FastifyInstance) {
+  // With REDIS_URL the queues live in Redis and any process serves any of them; without it, nothing below changes.
+  // Imported only then, so the embedded mode never loads ioredis.
+  if (app.config.redisUrl !== undefined) {
+    const { redisEvents } = await import('./events-redis.js')
+    await redisEvents(app, app.config.redisUrl)
+    return
+  }
   const events = new Events(app)
   const registry = events.registry
   app.decorate('events', events)

@@ -1,0 +1,107 @@
+// The fan-out of a published event into the Redis queues, done by the publishing process:
+// the audience's queue ids from Redis, the same filter as in-process (payloadFor), one APPEND
+// script per event. Appends run in publish order, so every queue sees events in that order.
+import type { FastifyBaseLogger } from 'fastify'
+import type { Redis } from 'ioredis'
+import type { Published } from './bus.js'
+import { CAPS, EventQueue, dispatching, payloadFor } from './events-queue.js'
+import type { Run } from './events-redis.js'
+
+interface Plan { payloads: string[], targets: Array<string | number> }
+
+export class RedisFanout {
+  /**
+   * Queue metadata (owner, types, narrow), immutable once registered: read from Redis once per
+   * process, dropped when a wake-up says the queue is gone or an append finds it missing.
+   */
+  readonly cache = new Map<string, EventQueue>()
+  /** Fan-outs published and not yet appended; a request's answer waits for them to reach 0. */
+  inflight = 0
+  private tail: Promise<void> = Promise.resolve()
+  /** Users (or everyone) whose events could not be appended: their queues are dropped when Redis is back. */
+  private lost: Set<number> | 'all' | undefined
+
+  constructor (private readonly p: string, private readonly cmd: Redis, private readonly run: Run, private readonly log: FastifyBaseLogger) {}
+
+  remember (id: string, userId: number, types: string, narrow: string): EventQueue {
+    const q = new EventQueue(id, { userId, eventTypes: types === '' ? null : JSON.parse(types), narrow: JSON.parse(narrow), lifespanSecs: 0 })
+    this.cache.set(id, q)
+    return q
+  }
+
+  /** Resolves when every fan-out published so far has been appended (or has failed). */
+  async settled (): Promise<void> { await this.tail }
+
+  publish (p: Published): void {
+    this.inflight++
+    // Audiences are resolved concurrently; the appends are chained, in publish order.
+    const plan = this.plan(p)
+    this.tail = this.tail.then(async () => {
+      try {
+        const { payloads, targets } = await plan
+        if (targets.length === 0) return
+        const missing = await this.run('parleyAppend', [CAPS.pendingPerQueue, payloads.length, ...payloads, ...targets]) as string[]
+        for (const id of missing) this.cache.delete(id)
+      } catch (err) {
+        this.lose(p, err)
+      } finally {
+        this.inflight--
+      }
+    })
+  }
+
+  private async plan ({ event, audience }: Published): Promise<Plan> {
+    let ids: string[]
+    if (audience.kind === 'all') ids = await this.cmd.zrange(`${this.p}ev:exp`, 0, -1)
+    else if (audience.userIds.length === 0) return { payloads: [], targets: [] }
+    else ids = await this.run('parleyResolve', [...new Set(audience.userIds)]) as string[]
+    const unknown = ids.filter((id) => !this.cache.has(id))
+    if (unknown.length > 0) {
+      const pipe = this.cmd.pipeline()
+      for (const id of unknown) pipe.hmget(`${this.p}ev:q:${id}`, 'u', 't', 'n')
+      const rows = await pipe.exec() ?? []
+      rows.forEach(([err, row], i) => {
+        const [u, t, n] = row as Array<string | null>
+        if (err === null && u !== null && u !== undefined && n !== null && n !== undefined) this.remember(unknown[i] as string, Number(u), t ?? '', n)
+      })
+    }
+    const d = dispatching(event)
+    const payloads: string[] = []
+    const targets: Array<string | number> = []
+    for (const id of ids) {
+      const q = this.cache.get(id)
+      if (q === undefined) continue
+      const json = payloadFor(d, q)
+      if (json === undefined) continue
+      let k = payloads.indexOf(json)
+      if (k === -1) k = payloads.push(json) - 1
+      targets.push(id, k + 1)
+    }
+    return { payloads, targets }
+  }
+
+  /**
+   * An event that could not be appended (Redis unreachable) would leave its queues silently
+   * behind; instead they are dropped once Redis is back, and their clients register again.
+   */
+  private lose ({ event, audience }: Published, err: unknown): void {
+    this.log.error({ err, type: event.type }, 'redis: an event could not be queued; its queues are dropped when Redis is back')
+    if (audience.kind === 'all' || this.lost === 'all') { this.lost = 'all'; return }
+    this.lost ??= new Set()
+    for (const id of audience.userIds) this.lost.add(id)
+  }
+
+  /** Drops the queues whose events were lost (called when the command connection is ready again). */
+  recover (): void {
+    const lost = this.lost
+    if (lost === undefined) return
+    this.lost = undefined
+    const args = lost === 'all' ? [0, 0, 'all'] : [0, 0, '1', ...lost]
+    this.run('parleySweep', args).then((n) => {
+      this.log.warn({ queues: n }, 'redis: dropped the event queues that missed events during the outage')
+    }, (err: unknown) => {
+      this.log.error({ err }, 'redis: dropping the queues that missed events failed; trying again at the next reconnection')
+      if (this.lost === undefined) this.lost = lost
+    })
+  }
+}

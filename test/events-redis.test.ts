@@ -1,0 +1,153 @@
+// Event queues in Redis across two app instances on one data dir and one key prefix (two
+// processes, in one): any instance serves any queue; wake-ups, deletes, acks and newer GETs cross.
+import t from 'tap'
+import Fastify from 'fastify'
+import fp from 'fastify-plugin'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import parley, { serverOptions } from '../app.js'
+import { loadConfig } from '../plugins/app/config.js'
+import { QUEUES_FILE } from '../plugins/app/events/events-persist.js'
+import { buildPair, call, noRedis, registerQueue, settled } from './fixtures/events-redis.js'
+
+const why = await noRedis()
+if (why !== undefined) t.plan(0, why)
+else {
+  t.test('registered through A, held through B, fed by a message sent through A: B answers it', async (t) => {
+    const { app: a, b, owner, createUser } = await buildPair(t)
+    const ann = await createUser('ann@example.com')
+    const q = await registerQueue(a, ann, { event_types: ['message'] })
+    const held = call(b, ann, 'GET', `/events?queue_id=${q}&last_event_id=-1`)
+    await sleep(50)
+    const sent = await call(a, owner, 'POST', '/messages', { type: 'direct', to: JSON.stringify([ann.id]), content: 'over redis' })
+    t.equal(sent.status, 200)
+    const res = await held
+    t.equal(res.status, 200)
+    t.same(res.body.result, 'success')
+    t.equal(res.body.data.queue_id, q)
+    t.match(res.body.data.events, [{ id: 0, type: 'message', flags: [], message: { id: sent.body.data.id, content: '<p>over redis</p>' } }])
+    t.equal(res.body.data.events.length, 1)
+  })
+
+  t.test('a poll held through A is answered promptly by an event published through B', async (t) => {
+    const { app: a, b, owner } = await buildPair(t)
+    const q = await registerQueue(b, owner, { event_types: ['realm_user'] })
+    const held = call(a, owner, 'GET', `/events?queue_id=${q}&last_event_id=-1`)
+    await sleep(50)
+    const started = Date.now()
+    b.bus.publish({ type: 'realm_user', op: 'update', person: { user_id: owner.id, full_name: 'Renamed' } }, { kind: 'users', userIds: [owner.id] })
+    const res = await held
+    const took = Date.now() - started
+    t.equal(res.status, 200)
+    t.same(res.body, { result: 'success', msg: '', data: { queue_id: q, events: [{ id: 0, type: 'realm_user', op: 'update', person: { user_id: owner.id, full_name: 'Renamed' } }] } })
+    t.ok(took < 200, `answered in ${took} ms`)
+  })
+
+  t.test('ids continue and acknowledgements hold whichever instance serves the GET', async (t) => {
+    const { app: a, b, owner } = await buildPair(t)
+    const q = await registerQueue(a, owner, { event_types: ['presence'] })
+    for (let i = 0; i < 3; i++) a.bus.publish({ type: 'presence', n: i }, { kind: 'all' })
+    await settled(a)
+    const first = await call(b, owner, 'GET', `/events?queue_id=${q}&last_event_id=-1&dont_block=true`)
+    t.same(first.body.data.events, [{ id: 0, type: 'presence', n: 0 }, { id: 1, type: 'presence', n: 1 }, { id: 2, type: 'presence', n: 2 }])
+    const acked = await call(a, owner, 'GET', `/events?queue_id=${q}&last_event_id=1&dont_block=true`)
+    t.same(acked.body.data.events, [{ id: 2, type: 'presence', n: 2 }], 'ids 0 and 1 acknowledged through A')
+    b.bus.publish({ type: 'presence', n: 3 }, { kind: 'all' })
+    await settled(b)
+    const rest = await call(b, owner, 'GET', `/events?queue_id=${q}&last_event_id=2&dont_block=true`)
+    t.same(rest.body.data.events, [{ id: 3, type: 'presence', n: 3 }], 'the next id after 2, published through B')
+  })
+
+  t.test('DELETE through B answers the poll held through A; then A says BAD_EVENT_QUEUE_ID', async (t) => {
+    const { app: a, b, owner } = await buildPair(t)
+    const q = await registerQueue(a, owner)
+    const held = call(a, owner, 'GET', `/events?queue_id=${q}&last_event_id=-1`)
+    await sleep(50)
+    const del = await call(b, owner, 'DELETE', `/events?queue_id=${q}`)
+    t.same(del, { status: 200, body: { result: 'success', msg: '', data: {} } })
+    const answered = await held
+    t.same(answered, { status: 200, body: { result: 'success', msg: '', data: { queue_id: q, events: [] } } })
+    const after = await call(a, owner, 'GET', `/events?queue_id=${q}&dont_block=true`)
+    t.same(after, { status: 400, body: { result: 'error', msg: `Bad event queue ID: ${q}`, code: 'BAD_EVENT_QUEUE_ID', queue_id: q } })
+    const again = await call(b, owner, 'DELETE', `/events?queue_id=${q}`)
+    t.equal(again.status, 400)
+    t.equal(again.body.code, 'BAD_EVENT_QUEUE_ID')
+  })
+
+  t.test('another user\'s queue is BAD_EVENT_QUEUE_ID on either instance, held or not', async (t) => {
+    const { app: a, b, owner, createUser } = await buildPair(t)
+    const ann = await createUser('ann@example.com')
+    const q = await registerQueue(a, owner)
+    for (const app of [a, b]) {
+      const res = await call(app, ann, 'GET', `/events?queue_id=${q}`)
+      t.same(res, { status: 400, body: { result: 'error', msg: `Bad event queue ID: ${q}`, code: 'BAD_EVENT_QUEUE_ID', queue_id: q } })
+    }
+    t.equal((await call(b, owner, 'GET', `/events?queue_id=${q}&dont_block=true`)).status, 200, 'the owner\'s is fine')
+  })
+
+  t.test('a newer GET through B answers the older one held through A with no events', async (t) => {
+    const { app: a, b, owner } = await buildPair(t)
+    const q = await registerQueue(a, owner, { event_types: ['presence'] })
+    const older = call(a, owner, 'GET', `/events?queue_id=${q}&last_event_id=-1`)
+    await sleep(50)
+    const newer = call(b, owner, 'GET', `/events?queue_id=${q}&last_event_id=-1`)
+    t.same(await older, { status: 200, body: { result: 'success', msg: '', data: { queue_id: q, events: [] } } })
+    a.bus.publish({ type: 'presence', n: 1 }, { kind: 'all' })
+    t.same((await newer).body.data.events, [{ id: 0, type: 'presence', n: 1 }], 'the newer one gets the event')
+  })
+
+  t.test('a held poll gets a heartbeat after PARLEY_HEARTBEAT_SECONDS, with the queue\'s next id', async (t) => {
+    const { app: a, b, owner } = await buildPair(t, { PARLEY_HEARTBEAT_SECONDS: '1' })
+    const q = await registerQueue(a, owner, { event_types: ['presence'] })
+    a.bus.publish({ type: 'presence', n: 0 }, { kind: 'all' })
+    await settled(a)
+    const started = Date.now()
+    const res = await call(b, owner, 'GET', `/events?queue_id=${q}&last_event_id=0`)
+    t.ok(Date.now() - started >= 900, 'held for about the heartbeat period')
+    t.same(res.body.data, { queue_id: q, events: [{ id: 1, type: 'heartbeat' }] })
+  })
+
+  t.test('an idle queue is swept by any instance; one with a held poll is kept', async (t) => {
+    const { app: a, b, owner } = await buildPair(t, { PARLEY_QUEUE_TIMEOUT_SECONDS: '1', PARLEY_HEARTBEAT_SECONDS: '3' })
+    const idle = await registerQueue(a, owner)
+    const busy = await registerQueue(a, owner)
+    const held = call(b, owner, 'GET', `/events?queue_id=${busy}&last_event_id=-1`)
+    await sleep(1800)
+    const res = await call(b, owner, 'GET', `/events?queue_id=${idle}&dont_block=true`)
+    t.same(res.body, { result: 'error', msg: `Bad event queue ID: ${idle}`, code: 'BAD_EVENT_QUEUE_ID', queue_id: idle })
+    a.bus.publish({ type: 'presence', n: 1 }, { kind: 'all' })
+    t.same((await held).body.data.events, [{ id: 0, type: 'presence', n: 1 }], 'the held queue outlived the timeout')
+  })
+
+  t.test('a narrow and event types filter in the publishing instance as in-process', async (t) => {
+    const { app: a, b, owner } = await buildPair(t)
+    const lunch = await registerQueue(a, owner, { event_types: ['message'], narrow: [['topic', 'lunch']] })
+    const fake = (id: number, topic: string): Record<string, unknown> => ({ id, sender_id: 999, type: 'stream', stream_id: 1, display_recipient: 'general', topic, content: 'x' })
+    b.bus.publish({ type: 'message', message: fake(1, 'dinner') }, { kind: 'all' })
+    b.bus.publish({ type: 'presence' }, { kind: 'all' })
+    b.bus.publish({ type: 'message', message: fake(2, 'Lunch') }, { kind: 'all' })
+    await settled(b)
+    const res = await call(a, owner, 'GET', `/events?queue_id=${lunch}&dont_block=true`)
+    t.same(res.body.data.events, [{ id: 0, type: 'message', message: fake(2, 'Lunch'), flags: [] }])
+  })
+
+  t.test('a process restart changes nothing for the queues: no file, no restart event, ids continue', async (t) => {
+    const { app: a, b, owner, dataDir, prefix } = await buildPair(t)
+    const q = await registerQueue(a, owner, { event_types: ['presence'] })
+    a.bus.publish({ type: 'presence', n: 0 }, { kind: 'all' })
+    await settled(a)
+    const held = call(b, owner, 'GET', `/events?queue_id=${q}&last_event_id=0`)
+    await sleep(50)
+    await a.close()
+    t.notOk(existsSync(join(dataDir, QUEUES_FILE)), 'nothing saved in the data dir: the queues are in Redis')
+    const again = Fastify(serverOptions(false))
+    await again.register(fp(parley), { config: loadConfig({ PARLEY_DATA_DIR: dataDir, PARLEY_RATE_LIMIT: 'off', REDIS_URL: process.env.PARLEY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', PARLEY_REDIS_PREFIX: prefix }) })
+    await again.ready()
+    t.teardown(async () => { await again.close() })
+    again.bus.publish({ type: 'presence', n: 1 }, { kind: 'all' })
+    t.same((await held).body.data.events, [{ id: 1, type: 'presence', n: 1 }], 'the poll held by the other process gets the next event, no restart event before it')
+    const res = await call(again, owner, 'GET', `/events?queue_id=${q}&last_event_id=0&dont_block=true`)
+    t.same(res.body.data.events, [{ id: 1, type: 'presence', n: 1 }], 'the restarted process serves the queue: event 1 is pending until acknowledged')
+  })
+}
