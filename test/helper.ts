@@ -59,6 +59,12 @@ export async function deleteRedisKeys (url: string, prefix: string): Promise<voi
   }
 }
 
+/** The env that makes a second build() open `built`'s database, as a second process would. */
+export function sameDatabase (built: Built): Record<string, string> {
+  const url = built.app.config.databaseUrl
+  return url === undefined ? { PARLEY_DATA_DIR: built.dataDir } : { PARLEY_DATA_DIR: built.dataDir, DATABASE_URL: url }
+}
+
 export async function build (t: Tap, env: Record<string, string> = {}, logger: unknown = false): Promise<Built> {
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-test-'))
   const config = loadConfig({ PARLEY_DATA_DIR: dataDir, PARLEY_RATE_LIMIT: 'off', ...testRedis(), ...env })
