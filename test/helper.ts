@@ -87,6 +87,12 @@ export async function deleteRedisKeys (url: string, prefix: string): Promise<voi
 /** Each build's data dir and its PostgreSQL schema's env, for a later build on the same data dir. */
 const sameData = new Map<string, Record<string, string>>()
 
+/** The env that makes a second build() open `built`'s database, as a second process would. */
+export function sameDatabase (built: Built): Record<string, string> {
+  const url = built.app.config.databaseUrl
+  return url === undefined ? { PARLEY_DATA_DIR: built.dataDir } : { PARLEY_DATA_DIR: built.dataDir, DATABASE_URL: url }
+}
+
 export async function build (t: Tap, env: Record<string, string> = {}, logger: unknown = false): Promise<Built> {
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-test-'))
   t.teardown(() => { rmSync(dataDir, { recursive: true, force: true }) })

@@ -1,12 +1,10 @@
 // Redis stopped and started again under running apps (SPEC §11, issue 16 point 8), on a PRIVATE
-// redis-server this file starts on a free port: requests answer 503 SERVER_NOT_READY at once and
+// redis-server this file starts on a free port (test/support/engines.ts): requests answer 503 SERVER_NOT_READY at once and
 // write nothing, service resumes by itself, and caches forget what they may have missed.
 import t from 'tap'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import fp from 'fastify-plugin'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ReplyError } from 'ioredis'
@@ -16,65 +14,16 @@ import { isRedisUnavailable } from '../plugins/app/shared/redis.js'
 import { ParleyError } from '../plugins/app/errors.js'
 import type { User } from '../plugins/app/stores/users.js'
 import { subscriberCache } from '../plugins/app/stores/subscriber-cache.js'
-import { body, build, freshRedisPrefix } from './helper.js'
+import { body, build, freshRedisPrefix, sameDatabase } from './helper.js'
+import { freePort, startPrivateRedis } from './support/engines.js'
 
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port
-      server.close(() => { resolve(port) })
-    })
-  })
-}
-
-/** True when a Redis answers PING on `port`. */
-async function pong (port: number): Promise<boolean> {
-  return await new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1')
-    socket.setTimeout(500, () => { socket.destroy(); resolve(false) })
-    socket.once('error', () => { resolve(false) })
-    socket.once('data', (data) => { socket.destroy(); resolve(data.toString().startsWith('+PONG')) })
-    socket.once('connect', () => { socket.write('PING\r\n') })
-  })
-}
-
-/** A redis-server of this test's own, in a temporary directory, keeping nothing on disk. */
-class PrivateRedis {
-  private child: ChildProcess | undefined
-  readonly dir = mkdtempSync(join(tmpdir(), 'parley-redis-'))
-  constructor (readonly port: number) {}
-
-  get url (): string { return `redis://127.0.0.1:${this.port}` }
-
-  async start (): Promise<void> {
-    this.child = spawn('/usr/bin/redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir], { stdio: 'ignore' })
-    for (let i = 0; i < 100; i++) {
-      if (await pong(this.port)) return
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-    throw new Error(`redis-server on port ${this.port} did not start`)
-  }
-
-  async stop (): Promise<void> {
-    const child = this.child
-    if (child === undefined || child.exitCode !== null) return
-    this.child = undefined
-    await new Promise((resolve) => { child.once('exit', resolve); child.kill('SIGTERM') })
-  }
-}
-
-const redis = new PrivateRedis(await freePort())
-await redis.start()
-t.teardown(async () => {
-  await redis.stop()
-  rmSync(redis.dir, { recursive: true, force: true })
-})
+// SIGKILL, as a crash or an operator would, and a start on the same port.
+const redis = await startPrivateRedis()
+t.teardown(redis.dispose)
 
 const env = { REDIS_URL: redis.url, PARLEY_REDIS_PREFIX: freshRedisPrefix(), PARLEY_RATE_LIMIT: 'on' }
 const a = await build(t, env)
-const b = await build(t, { ...env, PARLEY_DATA_DIR: a.dataDir })
+const b = await build(t, { ...env, ...sameDatabase(a) })
 const member = await a.createUser('fault-member@example.com')
 
 async function me (app: FastifyInstance): Promise<LightMyRequestResponse> {

@@ -3,14 +3,15 @@
 // a change through one is seen by the other's caches at once, and a session works through either.
 import t from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { basic, body, build, freshRedisPrefix } from './helper.js'
+import { basic, body, build, freshRedisPrefix, sameDatabase } from './helper.js'
 
 // Redis runs on every machine this suite runs on (.ci/run starts it when it is down).
 const REDIS_URL = process.env.PARLEY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const shared = { REDIS_URL, PARLEY_REDIS_PREFIX: freshRedisPrefix(), PARLEY_RATE_LIMIT: 'on' }
 const a = await build(t, shared)
-// B opens A's database file (SQLite in WAL mode allows another connection, as another process would).
-const b = await build(t, { ...shared, PARLEY_DATA_DIR: a.dataDir })
+// B opens A's database: the same SQLite file (WAL mode allows another connection, as another
+// process would), or the same PostgreSQL schema when the suite runs on PostgreSQL.
+const b = await build(t, { ...shared, ...sameDatabase(a) })
 const A = a.app
 const B = b.app
 
