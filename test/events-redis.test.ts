@@ -84,6 +84,12 @@ else {
       t.same(res, { status: 400, body: { result: 'error', msg: `Bad event queue ID: ${q}`, code: 'BAD_EVENT_QUEUE_ID', queue_id: q } })
     }
     t.equal((await call(b, owner, 'GET', `/events?queue_id=${q}&dont_block=true`)).status, 200, 'the owner\'s is fine')
+    const held = call(a, owner, 'GET', `/events?queue_id=${q}&last_event_id=-1`)
+    await sleep(50)
+    const foreign = await call(a, ann, 'GET', `/events?queue_id=${q}`)
+    t.equal(foreign.body.code, 'BAD_EVENT_QUEUE_ID', 'refused where the owner\'s poll is held')
+    b.bus.publish({ type: 'presence', n: 1 }, { kind: 'users', userIds: [owner.id] })
+    t.same((await held).body.data.events, [{ id: 0, type: 'presence', n: 1 }], 'and the owner\'s held poll still gets its event')
   })
 
   t.test('a newer GET through B answers the older one held through A with no events', async (t) => {

@@ -103,7 +103,9 @@ export class RedisEvents implements EventsService {
   get (user: User, queueId: string, lastEventId: number | undefined, dontBlock: boolean, res: ServerResponse): Promise<Batch> {
     // A newer GET answers the older one held here; one held by another process hears it from the POLL script.
     const older = this.holds.get(queueId)
-    if (older !== undefined && older.userId === user.user_id) this.answer(older, [])
+    // Another user's queue: refused before its owner's hold is touched.
+    if (older !== undefined && older.userId !== user.user_id) return Promise.reject(errors.badQueue(queueId))
+    if (older !== undefined) this.answer(older, [])
     const holding = !dontBlock && !this.closing
     const token = `${this.proc}.${++this.seq}`
     const cached = this.fanout.cache.get(queueId)
