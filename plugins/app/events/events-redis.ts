@@ -156,6 +156,11 @@ export class RedisEvents implements EventsService {
     return this.fanout.cache.get(queueId)
   }
 
+  async pendingJson (queueId: string): Promise<string[]> {
+    // The list of events-redis-lua.ts: each element is an event's JSON without its id.
+    return await this.cmd.lrange(`${this.p}ev:l:${queueId}`, 0, -1)
+  }
+
   /** Forgets a hold without answering it (the client left) or after answering it. */
   private release (hold: Hold): void {
     if (this.holds.get(hold.id) !== hold) return

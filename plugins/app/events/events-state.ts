@@ -17,6 +17,8 @@ export interface EventsService {
   delete: (user: User, queueId: string) => void | Promise<void>
   /** For tests and diagnostics: the queue as this process knows it, if it does. */
   queue: (queueId: string) => EventQueue | undefined
+  /** For tests and diagnostics: the JSON of a queue's pending events, wherever the queue lives ([] if none). */
+  pendingJson: (queueId: string) => Promise<string[]>
 }
 
 /** Initial state per event type, as POST /register returns it. */

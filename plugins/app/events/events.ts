@@ -46,6 +46,10 @@ export class Events implements EventsService {
   }
 
   /** For tests and diagnostics: the queue, if it exists. */
+  async pendingJson (queueId: string): Promise<string[]> {
+    return (this.registry.queues.get(queueId)?.pending ?? []).map((e) => e.json)
+  }
+
   queue (queueId: string): EventQueue | undefined {
     return this.registry.queues.get(queueId)
   }
