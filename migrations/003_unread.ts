@@ -1,6 +1,7 @@
 // Unread state per user (SPEC §7, docs/events.md "Unread messages"): one row per recipient of a
 // message until they flag it read, and per user and conversation a floor below which nothing is unread.
 import { sql, SqliteAdapter, type Kysely } from 'kysely'
+import { int } from './util.js'
 
 export async function up (db: Kysely<any>): Promise<void> {
   const sqlite = db.getExecutor().adapter instanceof SqliteAdapter
@@ -8,8 +9,8 @@ export async function up (db: Kysely<any>): Promise<void> {
   // few pages instead of one per recipient (keyed by user, a send to 100 cost ~20x more in
   // SQLite's page-sized WAL writes; docs/events.md). Deleting a message cascades through the key.
   let unread = db.schema.createTable('unread')
-    .addColumn('message_id', 'integer', (c) => c.notNull().references('messages.id').onDelete('cascade'))
-    .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id'))
+    .addColumn('message_id', int(db), (c) => c.notNull().references('messages.id').onDelete('cascade'))
+    .addColumn('user_id', int(db), (c) => c.notNull().references('users.id'))
     .addPrimaryKeyConstraint('unread_pk', ['message_id', 'user_id'])
   // The primary key is the table: one B-tree to write per row.
   if (sqlite) unread = unread.modifyEnd(sql`without rowid`)
@@ -20,10 +21,10 @@ export async function up (db: Kysely<any>): Promise<void> {
   // Written once when a conversation gets its first unread message for the user; a lower bound
   // afterwards, raised when messages are read (plugins/app/stores/unread.ts).
   let floors = db.schema.createTable('unread_floors')
-    .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id'))
-    .addColumn('stream_id', 'integer', (c) => c.notNull())
-    .addColumn('dm_group_id', 'integer', (c) => c.notNull())
-    .addColumn('floor', 'integer', (c) => c.notNull())
+    .addColumn('user_id', int(db), (c) => c.notNull().references('users.id'))
+    .addColumn('stream_id', int(db), (c) => c.notNull())
+    .addColumn('dm_group_id', int(db), (c) => c.notNull())
+    .addColumn('floor', int(db), (c) => c.notNull())
     .addPrimaryKeyConstraint('unread_floors_pk', ['user_id', 'stream_id', 'dm_group_id'])
   if (sqlite) floors = floors.modifyEnd(sql`without rowid`)
   await floors.execute()

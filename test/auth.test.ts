@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import parley, { serverOptions } from '../app.js'
 import { loadConfig } from '../plugins/app/config.js'
-import { basic, body, build } from './helper.js'
+import { basic, body, build, testDatabase } from './helper.js'
 
 // One app for the whole file: every test below uses its own users, so they do not interfere.
 const { app, owner, createUser } = await build(t)
@@ -161,8 +161,8 @@ t.test('a deactivated user loses their sessions', async (t) => {
 })
 
 /** Builds the app on a given data dir, so a second build sees what the first one stored. */
-async function buildOn (dataDir: string): Promise<FastifyInstance> {
-  const config = loadConfig({ PARLEY_DATA_DIR: dataDir, PARLEY_RATE_LIMIT: 'off' })
+async function buildOn (dataDir: string, database: Record<string, string>): Promise<FastifyInstance> {
+  const config = loadConfig({ PARLEY_DATA_DIR: dataDir, PARLEY_RATE_LIMIT: 'off', ...database })
   const a = Fastify(serverOptions(false))
   await a.register(fp(parley), { config })
   await a.ready()
@@ -172,7 +172,8 @@ async function buildOn (dataDir: string): Promise<FastifyInstance> {
 t.test('sessions survive an app restart', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-test-'))
   t.teardown(() => { rmSync(dataDir, { recursive: true, force: true }) })
-  const first = await buildOn(dataDir)
+  const database = await testDatabase(t)
+  const first = await buildOn(dataDir, database)
   let session: { token: string, csrfToken: string }
   let ownerId: number
   try {
@@ -183,7 +184,7 @@ t.test('sessions survive an app restart', async (t) => {
   } finally {
     await first.close()
   }
-  const second = await buildOn(dataDir)
+  const second = await buildOn(dataDir, database)
   t.teardown(async () => { await second.close() })
   const res = await second.inject({ method: 'GET', url: '/json/users/me', headers: { cookie: cookie(session.token) } })
   t.equal(res.statusCode, 200)

@@ -156,7 +156,7 @@ t.test('200 concurrent long-polls on one stream are all answered by one message'
 })
 
 t.test('a restart answers the held poll, saves the queues, and each continues with a restart event', async (t) => {
-  const { app, owner, dataDir } = await build(t)
+  const { app, owner, dataDir, env } = await build(t)
   const port = await listen(app)
   const agent = new http.Agent({ keepAlive: true })
   t.teardown(() => { agent.destroy() })
@@ -177,7 +177,7 @@ t.test('a restart answers the held poll, saves the queues, and each continues wi
   t.same(answered.body.data, { events: [], queue_id: held })
 
   const again = Fastify(serverOptions(false))
-  await again.register(fp(parley), { config: loadConfig({ PARLEY_DATA_DIR: dataDir, PARLEY_RATE_LIMIT: 'off' }) })
+  await again.register(fp(parley), { config: loadConfig({ PARLEY_DATA_DIR: dataDir, PARLEY_RATE_LIMIT: 'off', ...env }) })
   await again.ready()
   const get = async (q: string, lastEventId: number): Promise<any[]> => {
     const res = await again.inject({ method: 'GET', url: `/api/v1/events?queue_id=${q}&last_event_id=${lastEventId}&dont_block=true`, headers: { authorization: owner.auth } })

@@ -60,9 +60,8 @@ export function loadConfig (env: Env = process.env): Config {
 
   const databaseUrl = str(env, 'DATABASE_URL')
   if (databaseUrl !== undefined) {
+    // Anything else is refused: running on SQLite while the operator believes otherwise would be worse.
     if (!/^postgres(ql)?:\/\//.test(databaseUrl)) throw new ConfigError('DATABASE_URL', 'must be a postgres:// URL')
-    // Refusing beats silently running on SQLite while the operator believes otherwise.
-    throw new ConfigError('DATABASE_URL', 'PostgreSQL support is not built yet; unset it to use the embedded SQLite database')
   }
   const redisUrl = str(env, 'REDIS_URL')
   if (redisUrl !== undefined) {

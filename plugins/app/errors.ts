@@ -5,6 +5,7 @@ import type { Socket } from 'node:net'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { LOCALES_DIR } from './locales-dir.js'
+import { isDatabaseUnavailable } from './db/engine-errors.js'
 
 /** `/api/v1` or `/json`, alone or followed by `/` or `?`. */
 export function isApiPath (url: string): boolean {
@@ -244,6 +245,8 @@ export function toParleyError (err: unknown, contentType = ''): ParleyError | un
   // A bare SyntaxError is not mapped: body parsers wrap theirs in coded errors, so
   // one reaching here is our own bug (a stored JSON that fails to parse): a 500.
   if (err instanceof ParleyError) return err
+  // PostgreSQL down, restarting or out of connections: the client may retry (SPEC §2), nothing was half-written.
+  if (isDatabaseUnavailable(err)) return errors.notReady()
   if (typeof err === 'object' && err !== null) return fromFastify(err as FastifyError, contentType)
   return undefined
 }

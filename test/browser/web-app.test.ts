@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import parley, { serverOptions } from '../../app.js'
 import { loadConfig } from '../../plugins/app/config.js'
+import { testDatabase } from '../helper.js'
 import type { User } from '../../plugins/app/stores/users.js'
 
 /** What the page exposes for tests (web/main.tsx: `window.parley`, the store), and a marker a reload would lose. */
@@ -33,7 +34,7 @@ if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get inst
 if (!existsSync(BUNDLE)) throw new Error('static/js/app.js is missing: run npm run build:web (npm test runs it first)')
 
 async function startApp (dataDir: string, port: number): Promise<FastifyInstance> {
-  const config = loadConfig({ PARLEY_DATA_DIR: dataDir, PARLEY_RATE_LIMIT: 'off', PARLEY_REALM_NAME: 'Elsinore Castle' })
+  const config = loadConfig({ PARLEY_DATA_DIR: dataDir, PARLEY_RATE_LIMIT: 'off', PARLEY_REALM_NAME: 'Elsinore Castle', ...database })
   const app = Fastify(serverOptions(false as never))
   await app.register(fp(parley), { config })
   await app.listen({ host: '127.0.0.1', port })
@@ -41,6 +42,8 @@ async function startApp (dataDir: string, port: number): Promise<FastifyInstance
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), 'parley-browser-'))
+// PostgreSQL's schema (PARLEY_TEST_DATABASE_URL) is dropped after the teardown below, which closes the app.
+const database = await testDatabase(t)
 let app = await startApp(dataDir, 0)
 const port = (app.server.address() as AddressInfo).port
 const base = `http://127.0.0.1:${port}`

@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import parley, { serverOptions } from '../../app.js'
 import { loadConfig } from '../../plugins/app/config.js'
+import { testDatabase } from '../helper.js'
 import type { User } from '../../plugins/app/stores/users.js'
 
 const CHROMIUM = '/usr/bin/chromium'
@@ -30,7 +31,8 @@ if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get inst
 if (!existsSync(BUNDLE)) throw new Error('static/js/app.js is missing: run npm run build:web (npm test runs it first)')
 
 const dataDir = mkdtempSync(join(tmpdir(), 'parley-webhook-browser-'))
-const config = loadConfig({ PARLEY_DATA_DIR: dataDir, PARLEY_RATE_LIMIT: 'off', PARLEY_REALM_NAME: 'Elsinore Castle' })
+// PostgreSQL's schema (PARLEY_TEST_DATABASE_URL) is dropped after the teardown below, which closes the app.
+const config = loadConfig({ PARLEY_DATA_DIR: dataDir, PARLEY_RATE_LIMIT: 'off', PARLEY_REALM_NAME: 'Elsinore Castle', ...await testDatabase(t) })
 const app: FastifyInstance = Fastify(serverOptions(false as never))
 await app.register(fp(parley), { config })
 await app.listen({ host: '127.0.0.1', port: 0 })

@@ -1,16 +1,18 @@
-// The database: kysely over better-sqlite3 (WAL) in PARLEY_DATA_DIR, migrated at start.
+// The database: kysely over better-sqlite3 (WAL) in PARLEY_DATA_DIR, or over PostgreSQL (a pg
+// pool) when DATABASE_URL is set; migrated at start. The stores see one type, DB, either way.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import SQLite from 'better-sqlite3'
-import { Kysely, Migrator, SqliteDialect, type Generated, type Migration, type MigrationProvider, type SqliteDatabase, type SqliteStatement } from 'kysely'
+import { Kysely, Migrator, PostgresAdapter, SqliteDialect, type Generated, type Migration, type MigrationProvider, type SqliteDatabase, type SqliteStatement } from 'kysely'
 import { migrations } from '../../../migrations/index.js'
 import { objectRows } from './sqlite-rows.js'
 import { BoundedMap } from '../bounded-map.js'
+import type { PoolOptions } from './postgres.js'
 
 // Booleans are stored as 0/1 integers and times as Unix seconds, so the same
-// queries run on SQLite now and PostgreSQL later.
+// queries run on SQLite and PostgreSQL.
 export interface UserTable {
   id: Generated<number>
   email: string
@@ -111,8 +113,23 @@ class StaticProvider implements MigrationProvider {
   async getMigrations (): Promise<Record<string, Migration>> { return migrations }
 }
 
+/**
+ * Applies every pending migration. On PostgreSQL under this schema's advisory lock, so processes
+ * starting together take turns (kysely's own lock covers the migrations but not the creation of
+ * its bookkeeping tables); its tables are named in this schema because kysely looks for them
+ * in every schema of the database otherwise.
+ */
 export async function migrate (db: Kysely<any>): Promise<void> {
-  const { error, results } = await new Migrator({ db, provider: new StaticProvider() }).migrateToLatest()
+  if (!isPostgres(db)) return await runMigrator(new Migrator({ db, provider: new StaticProvider() }))
+  const { currentSchema, withSchemaLock } = await import('./postgres.js')
+  const schema = await currentSchema(db)
+  await withSchemaLock(db, async () => {
+    await runMigrator(new Migrator({ db, provider: new StaticProvider(), migrationTableSchema: schema }))
+  })
+}
+
+async function runMigrator (migrator: Migrator): Promise<void> {
+  const { error, results } = await migrator.migrateToLatest()
   const failed = results?.find((r) => r.status === 'Error')
   if (error !== undefined) throw new Error(`migration ${failed?.migrationName ?? ''} failed: ${String(error)}`, { cause: error })
 }
@@ -148,9 +165,30 @@ export function openDatabase (dataDir: string): DB {
   return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) })
 }
 
+export function isPostgres (db: Kysely<any>): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter
+}
+
+/**
+ * PostgreSQL at `url` (a postgres:// URL, its search_path choosing the schema) through a pool.
+ * The driver is loaded here, so the embedded mode never loads it.
+ */
+export async function openPostgres (url: string, options: PoolOptions = {}): Promise<DB> {
+  const { postgresDialect } = await import('./postgres.js')
+  return new Kysely<Database>({ dialect: postgresDialect(url, options).dialect })
+}
+
 export default fp(async function dbPlugin (app: FastifyInstance) {
-  const db = openDatabase(app.config.dataDir)
-  await migrate(db)
+  const url = app.config.databaseUrl
+  const db = url === undefined
+    ? openDatabase(app.config.dataDir)
+    : await openPostgres(url, { onError: (err) => { app.log.warn({ err }, 'database connection lost') } })
+  try {
+    await migrate(db)
+  } catch (err) {
+    await db.destroy()
+    throw err
+  }
   app.decorate('db', db)
   // Last to close: other plugins' onClose hooks (saving queues) may still write.
   app.addHook('onClose', async () => { await db.destroy() })

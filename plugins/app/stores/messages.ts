@@ -210,7 +210,11 @@ export class MessageStore {
     const key = memberKey(ids)
     const existing = await trx.selectFrom('dm_groups').select('id').where('member_key', '=', key).executeTakeFirst()
     if (existing !== undefined) return existing.id
-    const group = await trx.insertInto('dm_groups').values({ member_key: key }).returning('id').executeTakeFirstOrThrow()
+    // Two first messages at once (PostgreSQL, two connections): the second insert waits for the
+    // first's commit and inserts nothing; the conversation is then the first one's.
+    const group = await trx.insertInto('dm_groups').values({ member_key: key }).onConflict((oc) => oc.column('member_key').doNothing())
+      .returning('id').executeTakeFirst()
+    if (group === undefined) return (await trx.selectFrom('dm_groups').select('id').where('member_key', '=', key).executeTakeFirstOrThrow()).id
     await trx.insertInto('dm_group_members').values(ids.map((id) => ({ group_id: group.id, user_id: id }))).execute()
     return group.id
   }

@@ -7,8 +7,8 @@ import type { Database, DB, StreamTable } from '../db/db.js'
 import type { Audience, EventBus } from '../events/bus.js'
 import { Prepared, type Placeholders } from '../db/compiled.js'
 import { errors } from '../errors.js'
-import { emailKey, isAdmin, now, type User } from './users.js'
-import { subscriberCache, subscribersChanged, type SubscriberCache } from './subscriber-cache.js'
+import { emailKey, isAdmin, now, uniqueAs, type User } from './users.js'
+import { subscriberCache, subscribersChanged, subscribersSettled, type SubscriberCache } from './subscriber-cache.js'
 
 export type StreamRow = Selectable<StreamTable>
 
@@ -154,9 +154,10 @@ export class StreamStore {
   async doCreateStream (creator: User, input: NewStream): Promise<Stream> {
     const name = cleanName(input.name, 'name')
     const t = now()
+    const exists = (): Error => errors.alreadyExists('error.stream_exists', { name })
     const { row, members } = await this.db.transaction().execute(async (trx) => {
       const existing = await trx.selectFrom('streams').select('id').where('name_key', '=', nameKey(name)).executeTakeFirst()
-      if (existing !== undefined) throw errors.alreadyExists('error.stream_exists', { name })
+      if (existing !== undefined) throw exists()
       const others = await this.resolvePrincipals(trx, input.principals ?? [])
       const members = [...new Set([creator.user_id, ...others])]
       const row = await trx.insertInto('streams').values({
@@ -170,7 +171,8 @@ export class StreamStore {
       await trx.insertInto('subscriptions').values(members.map((id) => ({ user_id: id, stream_id: row.id, date_subscribed: t }))).execute()
       subscribersChanged(this.db, trx, row.id)
       return { row, members }
-    })
+    }).catch(uniqueAs(exists))
+    subscribersSettled(this.db, row.id)
     const stream = toStream(row)
     this.bus.publish({ type: 'stream', op: 'create', streams: [stream] },
       row.invite_only === 1 ? { kind: 'users', userIds: members } : { kind: 'all' })
@@ -200,7 +202,7 @@ export class StreamStore {
       if (Object.keys(set).length === 0) return { before, after: before, audience: null }
       const after = await trx.updateTable('streams').set(set).where('id', '=', streamId).returningAll().executeTakeFirstOrThrow()
       return { before, after, audience: await this.audienceOf(after, trx) }
-    })
+    }).catch(uniqueAs(() => errors.alreadyExists('error.stream_exists', { name: newName ?? '' })))
     if (audience !== null) {
       for (const property of ['name', 'description'] as const) {
         if (before[property] === after[property]) continue
@@ -228,18 +230,23 @@ export class StreamStore {
       subscribersChanged(this.db, trx, streamId)
       return { row, audience: await this.audienceOf(row, trx) }
     })
+    subscribersSettled(this.db, streamId)
     this.bus.publish({ type: 'stream', op: 'delete', streams: [toStream(row)] }, audience)
   }
 
   /** do_subscribe: 404 for a stream the user cannot see, 409 ALREADY_EXISTS when subscribed. */
   async doSubscribe (user: User, streamId: number): Promise<Stream> {
+    let name = ''
+    const subscribed = (): Error => errors.alreadyExists('error.already_subscribed', { name })
     const row = await this.db.transaction().execute(async (trx) => {
       const row = await this.findVisible(user, streamId, trx)
-      if (await this.isSubscribed(user.user_id, streamId, trx)) throw errors.alreadyExists('error.already_subscribed', { name: row.name })
+      name = row.name
+      if (await this.isSubscribed(user.user_id, streamId, trx)) throw subscribed()
       await trx.insertInto('subscriptions').values({ user_id: user.user_id, stream_id: streamId, date_subscribed: now() }).execute()
       subscribersChanged(this.db, trx, streamId)
       return row
-    })
+    }).catch(uniqueAs(subscribed))
+    subscribersSettled(this.db, streamId)
     const stream = toStream(row)
     this.bus.publish({ type: 'subscription', op: 'add', subscriptions: [stream] }, { kind: 'users', userIds: [user.user_id] })
     return stream
@@ -254,6 +261,7 @@ export class StreamStore {
       subscribersChanged(this.db, trx, streamId)
       return row
     })
+    subscribersSettled(this.db, streamId)
     this.bus.publish({ type: 'subscription', op: 'remove', subscriptions: [toStream(row)] }, { kind: 'users', userIds: [user.user_id] })
   }
 }

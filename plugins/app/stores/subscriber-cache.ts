@@ -21,13 +21,31 @@ export function subscriberCache (db: DB): SubscriberCache {
 
 /**
  * Forgets cached subscribers (of one stream, or all): call it INSIDE the transaction that changes
- * who is subscribed or active. Kysely runs every query on SQLite's one connection, so no other
- * request can read the old rows between this and the commit and cache them again.
+ * who is subscribed or active, and subscribersSettled after it. On SQLite kysely runs every query
+ * on the one connection, so no other request can read the old rows between this and the commit;
+ * on a pool (PostgreSQL) one can, and may cache them: subscribersSettled forgets again.
  */
 export function subscribersChanged (db: DB, trx: Transaction<Database>, streamId?: number): void {
+  subscriberCache(db).dirty.add(trx)
+  forgetSubscribers(db, streamId)
+}
+
+/**
+ * After the transaction that called subscribersChanged has committed (or rolled back): forgets
+ * again whatever another connection read from the old rows in between. A read that began before
+ * the commit and ends after this sees `gen` move and does not store what it read.
+ */
+export function subscribersSettled (db: DB, streamId?: number): void {
+  forgetSubscribers(db, streamId)
+}
+
+/**
+ * Forgets cached subscribers (of one stream, or all) now. The hook for a change made by ANOTHER
+ * process (PostgreSQL): whoever learns of it after its commit (the Redis side) calls this.
+ */
+export function forgetSubscribers (db: DB, streamId?: number): void {
   const c = subscriberCache(db)
   c.gen++
-  c.dirty.add(trx)
   if (streamId === undefined) c.lists.clear()
   else c.lists.delete(streamId)
 }

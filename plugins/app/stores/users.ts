@@ -5,9 +5,10 @@ import type { FastifyInstance } from 'fastify'
 import type { Selectable } from 'kysely'
 import type { DB, UserTable } from '../db/db.js'
 import type { EventBus } from '../events/bus.js'
-import { errors } from '../errors.js'
+import { errors, ParleyError } from '../errors.js'
 import { generateApiKey, generatePassword, hashPassword, safeEqual } from '../http/credentials.js'
-import { subscribersChanged } from './subscriber-cache.js'
+import { subscribersChanged, subscribersSettled } from './subscriber-cache.js'
+import { isUniqueViolation } from '../db/engine-errors.js'
 import { BoundedMap } from '../bounded-map.js'
 import { Prepared, type Placeholders } from '../db/compiled.js'
 
@@ -59,6 +60,15 @@ export function toUser (row: UserRow): User {
   return u
 }
 
+/**
+ * For a transaction's `.catch`: a unique violation becomes `conflict()`. The check before an
+ * insert answers most duplicates; on PostgreSQL two requests on two connections can both pass
+ * it, and the loser's insert is refused by the unique index: the same answer, never a 500.
+ */
+export function uniqueAs (conflict: () => Error): (err: unknown) => never {
+  return (err) => { throw isUniqueViolation(err) ? conflict() : err }
+}
+
 export interface NewUser { email: string, password?: string | undefined, full_name: string, role: Role }
 
 export class UserStore {
@@ -74,6 +84,14 @@ export class UserStore {
     this.generation++
     this.authCache.clear()
   }
+
+  /**
+   * Forgets every cached user, as after a change of this process's own. The hook for a change
+   * made by ANOTHER process (on PostgreSQL): whoever learns of one (the Redis side) calls this.
+   * Called after the change committed, it leaves nothing stale: a look-up that read before the
+   * commit sees the generation move and does not cache what it read.
+   */
+  forgetCachedUsers (): void { this.invalidate() }
 
   async getRow (id: number): Promise<UserRow | undefined> {
     return await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst()
@@ -171,9 +189,10 @@ export class UserStore {
   /** do_create_user: a human account; 409 ALREADY_EXISTS when the email is taken in any letter case. */
   async doCreateUser (input: NewUser): Promise<User> {
     const passwordHash = input.password === undefined ? null : await hashPassword(input.password)
+    const taken = (): Error => errors.alreadyExists('error.email_in_use', { email: input.email })
     const row = await this.db.transaction().execute(async (trx) => {
       const existing = await trx.selectFrom('users').select('id').where('email_key', '=', emailKey(input.email)).executeTakeFirst()
-      if (existing !== undefined) throw errors.alreadyExists('error.email_in_use', { email: input.email })
+      if (existing !== undefined) throw taken()
       return await trx.insertInto('users').values({
         email: input.email.trim(),
         email_key: emailKey(input.email),
@@ -188,7 +207,7 @@ export class UserStore {
         password_hash: passwordHash,
         webhook_secret: null
       }).returningAll().executeTakeFirstOrThrow()
-    })
+    }).catch(uniqueAs(taken))
     this.invalidate()
     const user = toUser(row)
     this.bus.publish({ type: 'realm_user', op: 'add', person: user }, { kind: 'all' })
@@ -224,7 +243,7 @@ export class UserStore {
         password_hash: null,
         webhook_secret: input.webhook_secret ?? null
       }).returningAll().executeTakeFirstOrThrow()
-    })
+    }).catch(uniqueAs(() => errors.badRequest('error.username_in_use')))
     this.invalidate()
     this.bus.publish({ type: 'realm_user', op: 'add', person: toUser(row) }, { kind: 'all' })
     return row
@@ -297,6 +316,7 @@ export class UserStore {
       await trx.deleteFrom('sessions').where('user_id', 'in', ids).execute()
       return ids
     })
+    subscribersSettled(this.db)
     this.invalidate()
     for (const id of removed) this.bus.publish({ type: 'realm_user', op: 'remove', person: { user_id: id } }, { kind: 'all' })
   }
@@ -311,11 +331,20 @@ export class UserStore {
 
   /** On a start with no owner, creates one from the configuration or with a generated password. */
   async ensureOwner (email: string | undefined, password: string | undefined): Promise<{ email: string, password: string | null, created: boolean }> {
-    const owner = await this.db.selectFrom('users').select('email').where('role', '=', 'owner').where('is_bot', '=', 0).executeTakeFirst()
+    const anOwner = async (): Promise<{ email: string } | undefined> =>
+      await this.db.selectFrom('users').select('email').where('role', '=', 'owner').where('is_bot', '=', 0).executeTakeFirst()
+    const owner = await anOwner()
     if (owner !== undefined) return { email: owner.email, password: null, created: false }
     const pw = password ?? generatePassword()
     const mail = email ?? `admin@${this.botDomain}`
-    await this.doCreateUser({ email: mail, password: pw, full_name: 'Owner', role: 'owner' })
+    try {
+      await this.doCreateUser({ email: mail, password: pw, full_name: 'Owner', role: 'owner' })
+    } catch (err) {
+      // Another process starting on the same empty database made the owner first (PostgreSQL).
+      const other = err instanceof ParleyError && err.code === 'ALREADY_EXISTS' ? await anOwner() : undefined
+      if (other === undefined) throw err
+      return { email: other.email, password: null, created: false }
+    }
     return { email: mail, password: pw, created: true }
   }
 }
