@@ -4,10 +4,12 @@ import * as m001 from './001_users.js'
 import * as m002 from './002_conversations.js'
 import * as m003 from './003_unread.js'
 import * as m004 from './004_webhook_secret.js'
+import * as m005 from './005_search.js'
 
 export const migrations: Record<string, Migration> = {
   '001_users': m001,
   '002_conversations': m002,
   '003_unread': m003,
-  '004_webhook_secret': m004
+  '004_webhook_secret': m004,
+  '005_search': m005
 }

@@ -197,7 +197,7 @@ t.test('GET /messages: anchors, found_* flags and narrows', async (t) => {
   r = await page(app, owner, { anchor: 'newest', num_before: '50', num_after: '0', narrow: narrow([{ operator: 'search', operand: 'PIZZA' }]) })
   t.same(idsOf(r), [other, dm], 'search is case-insensitive and covers direct messages')
   r = await page(app, owner, { anchor: 'newest', num_before: '50', num_after: '0', narrow: narrow([['search', '100% note 5']]) })
-  t.same(idsOf(r), [ids[5]], 'every word must appear; % and _ are literal')
+  t.same(idsOf(r), [ids[5]], 'every word must appear, as a word or a word prefix; % and _ separate words')
   r = await page(app, owner, { anchor: 'newest', num_before: '50', num_after: '0', narrow: narrow([['search', 'x_d']]) })
   t.same(idsOf(r), [])
   r = await page(app, owner, { anchor: 'newest', num_before: '50', num_after: '0', narrow: narrow([{ operator: 'dm', operand: [bob.id] }]) })

@@ -1,5 +1,6 @@
 // The narrow of an event queue: which `message` events it receives, matched in memory on the event's message.
 import { errors } from '../errors.js'
+import { matchesSearch } from '../stores/search.js'
 
 export interface NarrowTerm {
   operator: 'stream' | 'topic' | 'sender' | 'dm' | 'search'
@@ -79,10 +80,9 @@ function matchesTerm (term: NarrowTerm, m: MessageLike, ownerId: number): boolea
       const listed = refs.filter((r) => !refersTo(r, self))
       return listed.every((r) => others.some((p) => refersTo(r, p))) && others.every((p) => listed.some((r) => refersTo(r, p)))
     }
-    case 'search': {
-      const text = `${lower(m.content_markdown ?? m.content ?? '')} ${lower(m.topic ?? '')}`
-      return lower(operand).split(/\s+/).filter((w) => w !== '').every((w) => text.includes(w))
-    }
+    case 'search':
+      // The tokens and prefixes of the full-text index (plugins/app/stores/search.ts), so a queue and GET /messages agree.
+      return matchesSearch(String(operand), typeof m.topic === 'string' ? m.topic : '', String(m.content_markdown ?? m.content ?? ''))
   }
 }
 

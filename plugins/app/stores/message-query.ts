@@ -2,7 +2,7 @@
 import type { ExpressionBuilder, Transaction } from 'kysely'
 import type { Database, DB } from '../db/db.js'
 import { Prepared } from '../db/compiled.js'
-import { narrowBind, narrowShape, narrowWhere, type NarrowFilter } from './narrow.js'
+import { isSqlite, narrowBind, narrowShape, narrowWhere, type NarrowFilter } from './narrow.js'
 import { streamVisibleTo } from './streams.js'
 
 type Db = DB | Transaction<Database>
@@ -56,7 +56,7 @@ export function pageShape (anchor: Anchor, filters: NarrowFilter[]): string {
  * one query. Each side is read even when its count is 0: its one extra row answers found_oldest/found_newest.
  */
 function pageQuery (db: Db, kind: 'id' | 'newest' | 'oldest', p: PageValues, filters: NarrowFilter[]) {
-  const base = selectMessages(db, p.user as number).where(readableBy(p.user as number)).where(narrowWhere(filters))
+  const base = selectMessages(db, p.user as number).where(readableBy(p.user as number)).where(narrowWhere(filters, isSqlite(db)))
   const wantBefore = kind !== 'oldest'
   const wantAfter = kind !== 'newest'
   const before = kind === 'id' ? base.where('messages.id', '<', p.anchor as number) : base
@@ -104,7 +104,7 @@ function firstUnreadQuery (db: Db, p: PageValues, filters: NarrowFilter[]) {
       .where('unread_floors.user_id', '=', user))
     .where((eb) => eb.exists(eb.selectFrom('unread').select('unread.message_id')
       .whereRef('unread.message_id', '=', 'messages.id').where('unread.user_id', '=', user)))
-    .where(readableBy(user)).where(narrowWhere(filters))
+    .where(readableBy(user)).where(narrowWhere(filters, isSqlite(db)))
     .orderBy('messages.id', 'asc').limit(1)
 }
 

@@ -1,10 +1,13 @@
 // Narrows (SPEC §6): a list of {operator, operand} terms, resolved against the database
 // into filters that become one SQL condition for GET /messages.
-import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely'
+import { sql, SqliteAdapter, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely'
 import type { Database, DB } from '../db/db.js'
 import { errors, type ReasonKey, type Vars } from '../errors.js'
 import type { StreamStore } from './streams.js'
 import { emailKey, type User } from './users.js'
+import { ftsQuery, searchWords, tsQuery } from './search.js'
+
+export { searchText } from './search.js'
 
 export type NarrowOperand = string | number | Array<string | number>
 export type NarrowTerm = { operator: string, operand: NarrowOperand, negated?: boolean } | [string, NarrowOperand]
@@ -15,8 +18,11 @@ export type NarrowFilter = { negated: boolean } & (
   | { op: 'sender', userId: number }
   /** memberKey: the sorted participant ids of the conversation; groupId null when it never existed. */
   | { op: 'dm', memberKey: string, groupId: number | null }
-  /** One LIKE pattern per word, each a word to find anywhere in the topic or source. */
-  | { op: 'search', patterns: string[] }
+  /**
+   * The database's full-text query for every word of the operand (plugins/app/stores/search.ts):
+   * FTS5 syntax on SQLite, tsquery on PostgreSQL; null when no word has a letter or digit (matches nothing).
+   */
+  | { op: 'search', query: string | null }
 )
 
 /** Zulip's other names for the same operators, as its clients still send them. */
@@ -25,8 +31,6 @@ const ALIASES: Record<string, string> = { channel: 'stream', 'pm-with': 'dm', su
 export function topicKey (topic: string): string { return topic.trim().toLowerCase() }
 
 export function memberKey (ids: number[]): string { return [...new Set(ids)].sort((a, b) => a - b).join(',') }
-
-export function searchText (topic: string, markdown: string): string { return `${topic}\n${markdown}`.toLowerCase() }
 
 function bad (why: ReasonKey, vars?: Vars): Error { return errors.invalid('narrow', why, vars) }
 
@@ -43,7 +47,15 @@ async function userIdOf (db: DB, who: string | number): Promise<number> {
   return row.id
 }
 
-function likePattern (word: string): string { return `%${word.replace(/[\\%_]/g, (c) => '\\' + c)}%` }
+/** Whether queries on `db` (the database or a transaction) are SQLite's; otherwise PostgreSQL's. */
+export function isSqlite (db: Kysely<any>): boolean { return db.getExecutor().adapter instanceof SqliteAdapter }
+
+/** The search filter of an operand for this database; undefined for a blank operand (no filter). */
+export function searchFilter (operand: string, sqlite: boolean, negated = false): NarrowFilter | undefined {
+  const words = searchWords(operand)
+  if (words !== null && words.length === 0) return undefined
+  return { op: 'search', query: words === null ? null : sqlite ? ftsQuery(words) : tsQuery(words), negated }
+}
 
 /** Resolves names and emails to ids; an operand naming nothing the caller may see is 400 (as Zulip's BAD_NARROW). */
 export async function resolveNarrow (db: DB, streams: StreamStore, user: User, terms: NarrowTerm[]): Promise<NarrowFilter[]> {
@@ -77,8 +89,8 @@ export async function resolveNarrow (db: DB, streams: StreamStore, user: User, t
       }
       case 'search': {
         if (typeof operand !== 'string') throw bad('error.why.search_operand')
-        const words = operand.toLowerCase().split(/\s+/).filter((w) => w !== '')
-        if (words.length > 0) filters.push({ op: 'search', patterns: words.map(likePattern), negated })
+        const filter = searchFilter(operand, isSqlite(db), negated)
+        if (filter !== undefined) filters.push(filter)
         break
       }
       default:
@@ -88,8 +100,11 @@ export async function resolveNarrow (db: DB, streams: StreamStore, user: User, t
   return filters
 }
 
-/** The filters as one SQL condition on `messages`. */
-export function narrowWhere (filters: NarrowFilter[]) {
+/**
+ * The filters as one SQL condition on `messages`, for SQLite or PostgreSQL (search differs).
+ * A search is a look-up in the full-text index (migrations/005_search.ts), never a scan of the text.
+ */
+export function narrowWhere (filters: NarrowFilter[], sqlite: boolean) {
   return (eb: ExpressionBuilder<Database, 'messages'>): Expression<SqlBool> => {
     const parts: Array<Expression<SqlBool>> = filters.map((f) => {
       let e: Expression<SqlBool>
@@ -99,7 +114,12 @@ export function narrowWhere (filters: NarrowFilter[]) {
         case 'topic': e = eb.and([eb('messages.type', '=', 'stream'), eb('messages.topic_key', '=', f.topicKey)]); break
         case 'sender': e = eb('messages.sender_id', '=', f.userId); break
         case 'dm': e = f.groupId === null ? sql<SqlBool>`1 = 0` : eb.and([eb('messages.dm_group_id', 'is not', null), eb('messages.dm_group_id', '=', f.groupId)]); break
-        case 'search': e = eb.and(f.patterns.map((p) => sql<SqlBool>`${sql.ref('messages.search_text')} like ${p} escape '\\'`)); break
+        case 'search': e = f.query === null
+          ? sql<SqlBool>`1 = 0`
+          : sqlite
+            ? sql<SqlBool>`${sql.ref('messages.id')} in (select rowid from messages_fts where messages_fts match ${f.query})`
+            : sql<SqlBool>`${sql.ref('messages.search_tsv')} @@ to_tsquery('simple', ${f.query})`
+          break
       }
       return f.negated ? eb.not(e) : e
     })
@@ -108,12 +128,12 @@ export function narrowWhere (filters: NarrowFilter[]) {
 }
 
 /**
- * What of a narrow decides its SQL, values aside: operators, negation, the number of search
- * words, whether a conversation exists. Two narrows of one shape differ only in parameters.
+ * What of a narrow decides its SQL, values aside: operators, negation, whether a search has
+ * any word to look up, whether a conversation exists. Two narrows of one shape differ only in parameters.
  */
 export function narrowShape (filters: NarrowFilter[]): string {
   return filters.map((f) => (f.negated ? '!' : '') + f.op +
-    (f.op === 'search' ? String(f.patterns.length) : f.op === 'dm' ? (f.groupId === null ? '0' : '1') : '')).join(',')
+    (f.op === 'search' ? (f.query === null ? '0' : '') : f.op === 'dm' ? (f.groupId === null ? '0' : '1') : '')).join(',')
 }
 
 /**
@@ -129,7 +149,7 @@ export function narrowBind (filters: NarrowFilter[], bind: (value: unknown, i: n
       case 'topic': return { ...f, topicKey: b(f.topicKey) }
       case 'sender': return { ...f, userId: b(f.userId) }
       case 'dm': return f.groupId === null ? f : { ...f, groupId: b(f.groupId) }
-      case 'search': return { ...f, patterns: f.patterns.map(b) }
+      case 'search': return f.query === null ? f : { ...f, query: b(f.query) }
     }
     return f
   })
