@@ -11,9 +11,9 @@ const LOCK_CLASS = 0x70726c79
 const KYSELY_LOCK_CLASS = LOCK_CLASS + 1
 
 /**
- * bigint (int8: count(*), sum) arrives from pg as a string, which would reach API answers as
- * "3". Every count and id here is far below 2^53, so int8 is parsed as a number; the other
- * types keep pg's parsers (int4, the type of every column of ours, is a number already).
+ * bigint (int8: every integer column of ours there, migrations/util.ts, and count(*)) arrives
+ * from pg as a string, which would reach API answers as "3". Every id, time and count here is far
+ * below 2^53, so int8 is parsed as a number; the other types keep pg's parsers.
  */
 const types = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
