@@ -148,7 +148,7 @@ else {
     await a.close()
     t.notOk(existsSync(join(dataDir, QUEUES_FILE)), 'nothing saved in the data dir: the queues are in Redis')
     const again = Fastify(serverOptions(false))
-    await again.register(fp(parley), { config: loadConfig({ PARLEY_DATA_DIR: dataDir, PARLEY_RATE_LIMIT: 'off', REDIS_URL: process.env.PARLEY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', PARLEY_REDIS_PREFIX: prefix }) })
+    await again.register(fp(parley), { config: loadConfig({ PARLEY_DATA_DIR: dataDir, ...(a.config.databaseUrl === undefined ? {} : { DATABASE_URL: a.config.databaseUrl }), PARLEY_RATE_LIMIT: 'off', REDIS_URL: process.env.PARLEY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', PARLEY_REDIS_PREFIX: prefix }) })
     await again.ready()
     t.teardown(async () => { await again.close() })
     again.bus.publish({ type: 'presence', n: 1 }, { kind: 'all' })
