@@ -77,7 +77,8 @@ export interface Nginx {
   stop: () => Promise<void>
 }
 
-async function freePort (): Promise<number> {
+/** A port free on 127.0.0.1 now (the OS's choice). */
+export async function freePort (): Promise<number> {
   return await new Promise((resolve, reject) => {
     const server = net.createServer()
     server.once('error', reject)

@@ -15,7 +15,8 @@ import { ParleyError } from '../plugins/app/errors.js'
 import type { User } from '../plugins/app/stores/users.js'
 import { subscriberCache } from '../plugins/app/stores/subscriber-cache.js'
 import { body, build, freshRedisPrefix, sameDatabase } from './helper.js'
-import { freePort, startPrivateRedis } from './support/engines.js'
+import { startPrivateRedis } from './support/engines.js'
+import { freePort } from '../scripts/nginx.js'
 
 // SIGKILL, as a crash or an operator would, and a start on the same port.
 const redis = await startPrivateRedis()

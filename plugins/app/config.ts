@@ -67,7 +67,7 @@ export function loadConfig (env: Env = process.env): Config {
   const redisUrl = str(env, 'REDIS_URL')
   if (redisUrl !== undefined) {
     if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError('REDIS_URL', 'must be a redis:// or rediss:// URL')
-    try { new URL(redisUrl) } catch { throw new ConfigError('REDIS_URL', `is not a URL (got "${redisUrl}")`) } // eslint-disable-line no-new
+    if (!URL.canParse(redisUrl)) throw new ConfigError('REDIS_URL', `is not a URL (got "${redisUrl}")`)
   }
   const redisPrefix = str(env, 'PARLEY_REDIS_PREFIX') ?? 'parley:'
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(redisPrefix)) throw new ConfigError('PARLEY_REDIS_PREFIX', `must be 1 to 64 letters, digits or _ . : - (got "${redisPrefix}")`)

@@ -7,6 +7,7 @@ import net from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { freePort } from '../../scripts/nginx.js'
 
 export interface PrivateEngine {
   url: string
@@ -24,17 +25,6 @@ const PG_BIN = existsSync('/usr/lib/postgresql')
   : '/usr/lib/postgresql/15/bin'
 export const HAVE_POSTGRES = existsSync(join(PG_BIN, 'initdb'))
 export const HAVE_REDIS = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).error === undefined
-
-export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port
-      server.close(() => { resolve(port) })
-    })
-  })
-}
 
 async function connects (port: number, deadline: number): Promise<void> {
   while (Date.now() < deadline) {
