@@ -3,61 +3,34 @@
 // the 404 page, and a server restart in mid-session. PARLEY_SCREENSHOTS=1 also saves the main
 // screens to docs/screenshots/ (look at them after a UI change).
 import t from 'tap'
-import Fastify, { type FastifyInstance } from 'fastify'
-import fp from 'fastify-plugin'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { AddressInfo } from 'node:net'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
-import parley, { serverOptions } from '../../app.js'
-import { loadConfig } from '../../plugins/app/config.js'
+import type { BrowserContext, Page } from 'playwright-core'
 import { testDatabase } from '../helper.js'
 import type { User } from '../../plugins/app/stores/users.js'
+import { cast, launchBrowser, PASSWORD, sessionContext as contextFor, shot, startApp, watchErrors } from '../support/browser.js'
 
 /** What the page exposes for tests (web/main.tsx: `window.parley`, the store), and a marker a reload would lose. */
 interface AppWindow {
   parley: { view: { loadingOlder: boolean }, pendingRead: Set<number>, readsInFlight: number }
   stillTheSamePage?: boolean
 }
-const CHROMIUM = '/usr/bin/chromium'
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync']
-const SHOTS = process.env.PARLEY_SCREENSHOTS === '1'
-const SHOT_DIR = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url))
-const BUNDLE = fileURLToPath(new URL('../../static/js/app.js', import.meta.url))
-const PASSWORD = 'password-123'
-
-// Both are set up by the usual path (.ci/run installs chromium; npm test builds the bundle first).
-if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`)
-if (!existsSync(BUNDLE)) throw new Error('static/js/app.js is missing: run npm run build:web (npm test runs it first)')
-
-async function startApp (dataDir: string, port: number): Promise<FastifyInstance> {
-  const config = loadConfig({ PARLEY_DATA_DIR: dataDir, PARLEY_RATE_LIMIT: 'off', PARLEY_REALM_NAME: 'Elsinore Castle', ...database })
-  const app = Fastify(serverOptions(false as never))
-  await app.register(fp(parley), { config })
-  await app.listen({ host: '127.0.0.1', port })
-  return app
-}
-
 const dataDir = mkdtempSync(join(tmpdir(), 'parley-browser-'))
 // PostgreSQL's schema (PARLEY_TEST_DATABASE_URL) is dropped after the teardown below, which closes the app.
 const database = await testDatabase(t)
-let app = await startApp(dataDir, 0)
+let app = await startApp(dataDir, 0, database)
 const port = (app.server.address() as AddressInfo).port
 const base = `http://127.0.0.1:${port}`
-const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
+const browser = await launchBrowser(t)
 t.teardown(async () => {
-  await browser.close()
   await app.close()
   rmSync(dataDir, { recursive: true, force: true })
 })
 
 // The cast: Ophelia logs in through the form; Horatio through a session made in the store.
-await app.users.ensureOwner('owner@example.com', 'owner-password')
-const ophelia = await app.users.doCreateUser({ email: 'ophelia@example.com', password: PASSWORD, full_name: 'Ophelia Polonius', role: 'member' })
-const horatio = await app.users.doCreateUser({ email: 'horatio@example.com', password: PASSWORD, full_name: 'Horatio Scholar', role: 'member' })
+const { ophelia, horatio } = await cast(app)
 const general = await app.streams.doCreateStream(horatio, { name: 'general', description: 'Everything else', invite_only: false, principals: [ophelia.user_id] })
 const rampart = await app.streams.doCreateStream(horatio, { name: 'ramparts', description: 'Night watch', invite_only: true, principals: [ophelia.user_id] })
 const say = async (who: User, streamId: number, topic: string, content: string): Promise<number> =>
@@ -67,28 +40,15 @@ await say(horatio, general.stream_id, 'welcome', 'Welcome to **Parley**, Ophelia
 await say(ophelia, general.stream_id, 'welcome', 'Thank you, *Horatio*.')
 await app.messages.doSendMessage(horatio, { type: 'direct', to: [ophelia.user_id], content: 'A word in private?', client: 'test' })
 
-async function shot (page: Page, name: string): Promise<void> {
-  if (!SHOTS) return
-  mkdirSync(SHOT_DIR, { recursive: true })
-  await page.screenshot({ path: join(SHOT_DIR, `${name}.png`) })
-}
-
-/** A browser context signed in as `user` through a session made directly in the store. */
-async function sessionContext (user: User, viewport = { width: 1280, height: 800 }): Promise<BrowserContext> {
-  const ctx = await browser.newContext({ viewport })
-  const s = await app.sessions.create(user.user_id)
-  await ctx.addCookies([{ name: 'parley_session', value: s.token, url: base }])
-  return ctx
+/** A browser context signed in as `user` through a session made in the running app's store. */
+async function sessionContext (user: User, viewport?: { width: number, height: number }): Promise<BrowserContext> {
+  return await contextFor(browser, app, base, user, viewport)
 }
 
 /** Opens the app at `hash` and waits until the message list has loaded. */
 async function openApp (page: Page, hash = ''): Promise<void> {
   await page.goto(`${base}/${hash}`)
   await page.locator('.message-list[data-loaded="true"]').waitFor()
-}
-
-function watchErrors (t: { fail: (msg: string) => void }, page: Page): void {
-  page.on('pageerror', (err) => { t.fail(`page error: ${err.message}`) })
 }
 
 const topicHash = (streamId: number, topic: string): string => `#narrow/stream/${streamId}/topic/${encodeURIComponent(topic)}`
@@ -272,7 +232,7 @@ t.test('the server restarts in mid-session: the app continues without a reload a
   await hPage.locator('.compose-error').waitFor()
   t.equal(await hPage.locator('.compose-box').inputValue(), 'Sent while the server is down', 'the text is kept')
 
-  app = await startApp(dataDir, port)
+  app = await startApp(dataDir, port, database)
   // Something happens on the restarted server before the clients are back: still delivered.
   await say(horatio, general.stream_id, 'restart', 'Delivered to the restored queue')
   await opheliaPage.locator('.message .content', { hasText: 'Delivered to the restored queue' }).waitFor({ timeout: 15_000 })

@@ -3,69 +3,37 @@
 // build its URL, copy it), then a delivery posted to that URL shows up live in the web app.
 // PARLEY_SCREENSHOTS=1 saves the screens to docs/screenshots/ (look at them after a UI change).
 import t from 'tap'
-import Fastify, { type FastifyInstance } from 'fastify'
-import fp from 'fastify-plugin'
 import { createHmac } from 'node:crypto'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { AddressInfo } from 'node:net'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
-import parley, { serverOptions } from '../../app.js'
-import { loadConfig } from '../../plugins/app/config.js'
+import type { BrowserContext, Page } from 'playwright-core'
 import { testDatabase } from '../helper.js'
 import type { User } from '../../plugins/app/stores/users.js'
+import { cast, launchBrowser, PASSWORD, sessionContext as contextFor, shot, SHOTS, startApp, watchErrors } from '../support/browser.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync']
-const SHOTS = process.env.PARLEY_SCREENSHOTS === '1'
-const SHOT_DIR = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url))
-const BUNDLE = fileURLToPath(new URL('../../static/js/app.js', import.meta.url))
 const FIXTURE = fileURLToPath(new URL('../fixtures/webhooks/github/push__1_commit.json', import.meta.url))
-const PASSWORD = 'password-123'
 const SECRET = 'elsinore-watch'
-
-if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`)
-if (!existsSync(BUNDLE)) throw new Error('static/js/app.js is missing: run npm run build:web (npm test runs it first)')
 
 const dataDir = mkdtempSync(join(tmpdir(), 'parley-webhook-browser-'))
 // PostgreSQL's schema (PARLEY_TEST_DATABASE_URL) is dropped after the teardown below, which closes the app.
-const config = loadConfig({ PARLEY_DATA_DIR: dataDir, PARLEY_RATE_LIMIT: 'off', PARLEY_REALM_NAME: 'Elsinore Castle', ...await testDatabase(t) })
-const app: FastifyInstance = Fastify(serverOptions(false as never))
-await app.register(fp(parley), { config })
-await app.listen({ host: '127.0.0.1', port: 0 })
+const app = await startApp(dataDir, 0, await testDatabase(t))
 const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
+const browser = await launchBrowser(t)
 t.teardown(async () => {
-  await browser.close()
   await app.close()
   rmSync(dataDir, { recursive: true, force: true })
 })
 
-await app.users.ensureOwner('owner@example.com', 'owner-password')
-const ophelia = await app.users.doCreateUser({ email: 'ophelia@example.com', password: PASSWORD, full_name: 'Ophelia Polonius', role: 'member' })
-const horatio = await app.users.doCreateUser({ email: 'horatio@example.com', password: PASSWORD, full_name: 'Horatio Scholar', role: 'member' })
+const { ophelia, horatio } = await cast(app)
 const general = await app.streams.doCreateStream(horatio, { name: 'general', description: 'Everything else', invite_only: false, principals: [ophelia.user_id] })
 await app.streams.doCreateStream(horatio, { name: 'ci builds', description: 'Where the robots talk', invite_only: false, principals: [ophelia.user_id] })
 await app.messages.doSendMessage(horatio, { type: 'stream', to: general.stream_id, topic: 'welcome', content: 'Welcome, Ophelia.', client: 'test' })
 
-async function shot (page: Page, name: string, fullPage = false): Promise<void> {
-  if (!SHOTS) return
-  mkdirSync(SHOT_DIR, { recursive: true })
-  await page.screenshot({ path: join(SHOT_DIR, `${name}.png`), fullPage })
-}
-
-async function sessionContext (user: User, viewport = { width: 1280, height: 800 }): Promise<BrowserContext> {
-  const ctx = await browser.newContext({ viewport })
-  const s = await app.sessions.create(user.user_id)
-  await ctx.addCookies([{ name: 'parley_session', value: s.token, url: base }])
-  return ctx
-}
-
-function watchErrors (t: { fail: (msg: string) => void }, page: Page): void {
-  page.on('pageerror', (err) => { t.fail(`page error: ${err.message}`) })
+async function sessionContext (user: User, viewport?: { width: number, height: number }): Promise<BrowserContext> {
+  return await contextFor(browser, app, base, user, viewport)
 }
 
 /** The webhook URL shown in the panel, as the test's own server is reached (the configured external URL names port 9991). */
