@@ -5,11 +5,13 @@ import * as m002 from './002_conversations.js'
 import * as m003 from './003_unread.js'
 import * as m004 from './004_webhook_secret.js'
 import * as m005 from './005_search.js'
+import * as m006 from './006_outbox.js'
 
 export const migrations: Record<string, Migration> = {
   '001_users': m001,
   '002_conversations': m002,
   '003_unread': m003,
   '004_webhook_secret': m004,
-  '005_search': m005
+  '005_search': m005,
+  '006_outbox': m006
 }

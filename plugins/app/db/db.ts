@@ -90,6 +90,15 @@ export interface PresenceTable {
   timestamp: number
 }
 
+/** An event of the Redis mode waiting for its append (migrations/006_outbox.ts, plugins/app/events/events-outbox.ts). */
+export interface OutboxTable {
+  id: Generated<number>
+  event: string
+  audience: string
+  created: number
+  due: number
+}
+
 export interface Database {
   users: UserTable
   sessions: SessionTable
@@ -99,6 +108,7 @@ export interface Database {
   dm_group_members: DmGroupMemberTable
   messages: MessageTable
   presence: PresenceTable
+  outbox: OutboxTable
 }
 
 export type DB = Kysely<Database>

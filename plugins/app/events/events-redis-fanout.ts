@@ -1,10 +1,12 @@
 // The fan-out of a published event into the Redis queues, done by the publishing process:
 // the audience's queue ids from Redis, the same filter as in-process (payloadFor), one APPEND
 // script per event. Appends run in publish order, so every queue sees events in that order.
+// An event with an outbox row (events-outbox.ts) is appended once per row, whoever publishes it.
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { Published } from './bus.js'
 import { CAPS, EventQueue, dispatching, payloadFor } from './events-queue.js'
+import { OUTBOX } from './events-outbox.js'
 import type { Run } from './events-redis.js'
 
 interface Plan { payloads: string[], targets: Array<string | number> }
@@ -20,6 +22,8 @@ export class RedisFanout {
   private tail: Promise<void> = Promise.resolve()
   /** Users (or everyone) whose events could not be appended: their queues are dropped when Redis is back. */
   private lost: Set<number> | 'all' | undefined
+  /** Told when an outbox row's event is in Redis (appended now or before): its row can go. */
+  appended: (outboxId: string) => void = () => {}
 
   constructor (private readonly p: string, private readonly cmd: Redis, private readonly run: Run, private readonly log: FastifyBaseLogger) {}
 
@@ -39,11 +43,17 @@ export class RedisFanout {
     this.tail = this.tail.then(async () => {
       try {
         const { payloads, targets } = await plan
-        if (targets.length === 0) return
-        const missing = await this.run('parleyAppend', [CAPS.pendingPerQueue, payloads.length, ...payloads, ...targets]) as string[]
-        for (const id of missing) this.cache.delete(id)
+        if (targets.length > 0) {
+          const guard = p.outboxId === undefined ? ['', 0] : [p.outboxId, OUTBOX.guardSecs]
+          // null: the row's event was appended before (its publisher and a recovery raced).
+          const missing = await this.run('parleyAppend', [CAPS.pendingPerQueue, ...guard, payloads.length, ...payloads, ...targets]) as string[] | null
+          for (const id of missing ?? []) this.cache.delete(id)
+        }
+        if (p.outboxId !== undefined) this.appended(p.outboxId)
       } catch (err) {
-        this.lose(p, err)
+        // An outbox row stays and is published again once Redis answers: its queues miss nothing.
+        if (p.outboxId === undefined) this.lose(p, err)
+        else this.log.warn({ err, type: p.event.type }, 'redis: an event could not be queued; its outbox row publishes it again later')
       } finally {
         this.inflight--
       }

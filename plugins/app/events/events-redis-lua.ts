@@ -8,6 +8,7 @@
 //   P ev:l:<id>   list  the pending events, JSON without their id: event f + i is element i
 //   P ev:u:<user> set   the user's queue ids
 //   P ev:exp      zset  queue id → the time (ms) it expires unless used
+//   P ob:<key>    string  an outbox row's event was appended (APPEND's guard; expires after an hour)
 //   P ev:wake     channel  'e' + JSON (an event appended: see APPEND), 'g id id …' (queues gone),
 //                          's id token' (a newer GET: answer any other held poll of the queue)
 
@@ -124,24 +125,27 @@ return out
 `
 
 /**
- * The fan-out of one event. ARGV: prefix, pending cap, number of payloads, the payloads,
- * then pairs (queue id, payload number from 1). Appends to each queue that still exists;
+ * The fan-out of one event. ARGV: prefix, pending cap, outbox key ('' = none), the guard's
+ * lifetime (s), number of payloads, the payloads, then pairs (queue id, payload number from 1).
+ * An outbox key already seen appends nothing and returns nil (its event is in the queues: the
+ * publisher and a recovery raced, or a delete failed). Appends to each queue that still exists;
  * a queue over the cap is dropped instead (its client registers again). An appended queue's
  * held poll is over (its token cleared). Publishes one wake-up for the event, carrying the
  * payloads and, per queue, the id the event got there: 'e' + JSON [payloads, [queue, id, payload …]],
  * so a holder that expected exactly that id answers without reading. Returns the ids missing or dropped.
  */
 export const APPEND = DROP + `
-local p, cap, np = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local p, cap, np = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[5])
+if ARGV[3] ~= '' and not redis.call('SET', p .. 'ob:' .. ARGV[3], '1', 'NX', 'EX', ARGV[4]) then return nil end
 local woken, dropped, missing = {}, {}, {}
-for i = 4 + np, #ARGV, 2 do
+for i = 6 + np, #ARGV, 2 do
   local id, k = ARGV[i], tonumber(ARGV[i + 1])
   local qk = p .. 'ev:q:' .. id
   local f = redis.call('HGET', qk, 'f')
   if not f then
     missing[#missing + 1] = id
   else
-    local len = redis.call('RPUSH', p .. 'ev:l:' .. id, ARGV[3 + k])
+    local len = redis.call('RPUSH', p .. 'ev:l:' .. id, ARGV[5 + k])
     if len > cap then
       drop(p, id)
       dropped[#dropped + 1] = id
@@ -156,7 +160,7 @@ for i = 4 + np, #ARGV, 2 do
 end
 if #woken > 0 then
   local payloads = {}
-  for j = 1, np do payloads[j] = ARGV[3 + j] end
+  for j = 1, np do payloads[j] = ARGV[5 + j] end
   redis.call('PUBLISH', p .. 'ev:wake', 'e' .. cjson.encode({ payloads, woken }))
 end
 gone(p, dropped)

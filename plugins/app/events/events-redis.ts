@@ -9,6 +9,7 @@ import { errors, ParleyError } from '../errors.js'
 import { CAPS, EventQueue, type Batch, type Queued } from './events-queue.js'
 import { initialState, type EventsService, type RegisterOptions, type Registered } from './events-state.js'
 import { RedisFanout } from './events-redis-fanout.js'
+import { RedisOutbox } from './events-outbox.js'
 import * as lua from './events-redis-lua.js'
 import type { User } from '../stores/users.js'
 
@@ -275,7 +276,12 @@ export async function redisEvents (app: FastifyInstance, url: string): Promise<v
   await sub.subscribe(channel)
   // Connected already: a later 'ready' is a reconnection.
   sub.on('ready', () => { events.rereadAll() })
-  cmd.on('ready', () => { events.fanout.recover() })
+  // The outbox (events-outbox.ts): message events written in their transaction, appended once.
+  const outbox = new RedisOutbox(app.db, (p) => { events.fanout.publish(p) }, app.log)
+  events.fanout.appended = (key) => { outbox.appended(key) }
+  app.bus.outbox = outbox
+  const stopOutbox = outbox.start(() => cmd.status === 'ready')
+  cmd.on('ready', () => { events.fanout.recover(); outbox.tryRecover() })
 
   const unsubscribe = app.bus.subscribe((p) => { events.fanout.publish(p) })
   // An answer waits for the fan-out of what its request published: an acknowledged action's events are in Redis.
@@ -293,7 +299,10 @@ export async function redisEvents (app: FastifyInstance, url: string): Promise<v
   app.addHook('onClose', async () => {
     clearInterval(sweeper)
     unsubscribe()
+    app.bus.outbox = undefined
+    await stopOutbox()
     await events.fanout.settled()
+    await outbox.flush()
     events.answerAll()
     sub.disconnect()
     await cmd.quit().catch(() => { cmd.disconnect() })

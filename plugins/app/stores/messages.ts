@@ -1,10 +1,11 @@
 // The messages store: sending, reading pages through narrows, editing and deleting,
-// each change in one transaction and published on the bus after commit.
+// each change in one transaction and published on the bus after commit (with REDIS_URL, its
+// event also written to the outbox in that transaction: docs/events.md, "The outbox").
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import type { Selectable, Transaction } from 'kysely'
 import type { Database, DB, MessageTable } from '../db/db.js'
-import type { Audience, EventBus } from '../events/bus.js'
+import type { Audience, BusEvent, EventBus } from '../events/bus.js'
 import { errors } from '../errors.js'
 import { Prepared, PreparedByShape, type Placeholders } from '../db/compiled.js'
 import { firstUnreadValues, pageShape, pageValues, prepareFirstUnread, preparePage, readableBy, selectMessages, type Anchor, type PageValues, type Row } from './message-query.js'
@@ -162,7 +163,7 @@ export class MessageStore {
     const content = checkContent(input.content)
     const html = renderMarkdown(content)
     const t = now()
-    const { message, audience } = await this.db.transaction().execute(async (trx) => {
+    const { message, audience, outboxId } = await this.db.transaction().execute(async (trx) => {
       const base = { sender_id: sender.user_id, content: html, content_markdown: content, timestamp: t, last_edit_timestamp: null, client: input.client }
       const from = { sender_id: sender.user_id, sender_email: sender.email, sender_full_name: sender.full_name }
       if (input.type === 'stream') {
@@ -181,7 +182,7 @@ export class MessageStore {
         const audience = await this.audienceOf(message, trx)
         // Unread for every subscriber at send time but the sender (Zulip's UserMessage rows).
         await this.unread.addRecipients(trx, row.id, { stream_id: stream.id, dm_group_id: 0 }, audience.kind === 'users' ? audience.userIds.filter((id) => id !== sender.user_id) : [])
-        return { message, audience }
+        return { message, audience, outboxId: await this.bus.outbox?.add(trx, { type: 'message', message }, audience) }
       }
       const others = await this.recipients(trx, input.to)
       const people = new Map<number, DisplayRecipient>([[sender.user_id, { id: sender.user_id, email: sender.email, full_name: sender.full_name }]])
@@ -193,9 +194,10 @@ export class MessageStore {
       })
       const message: Message = { id: row.id, ...from, type: 'direct', display_recipient: participants, topic: '', content: html, content_markdown: content, timestamp: t, last_edit_timestamp: null, client: input.client }
       await this.unread.addRecipients(trx, row.id, { stream_id: 0, dm_group_id: groupId }, participants.flatMap((u) => u.id === sender.user_id ? [] : [u.id]))
-      return { message, audience: { kind: 'users', userIds: participants.map((u) => u.id) } as Audience }
+      const audience: Audience = { kind: 'users', userIds: participants.map((u) => u.id) }
+      return { message, audience, outboxId: await this.bus.outbox?.add(trx, { type: 'message', message }, audience) }
     })
-    this.bus.publish({ type: 'message', message }, audience)
+    this.bus.publish({ type: 'message', message }, audience, outboxId)
     return message
   }
 
@@ -278,7 +280,7 @@ export class MessageStore {
     const topic = changes.topic === undefined ? undefined : checkTopic(changes.topic)
     const html = content === undefined ? undefined : renderMarkdown(content)
     const t = now()
-    const { message, audience } = await this.db.transaction().execute(async (trx) => {
+    const { message, event, audience, outboxId } = await this.db.transaction().execute(async (trx) => {
       const m = await this.getVisible(actor, id, trx)
       if (m.sender_id !== actor.user_id && !isAdmin(actor)) throw errors.forbidden('error.cannot_edit_message')
       if (topic !== undefined && m.type !== 'stream') throw errors.invalid('topic', 'error.why.dm_no_topic')
@@ -293,27 +295,28 @@ export class MessageStore {
         last_edit_timestamp: t
       }).where('id', '=', id).execute()
       const message: Message = { ...m, topic: newTopic, content: html ?? m.content, content_markdown: newMarkdown, last_edit_timestamp: t }
-      return { message, audience: await this.audienceOf(message, trx) }
+      const event: BusEvent = { type: 'update_message', message_id: id, edit_timestamp: t, user_id: actor.user_id }
+      if (content !== undefined) { event.content = content; event.rendered_content = html }
+      if (topic !== undefined) event.topic = topic
+      const audience = await this.audienceOf(message, trx)
+      return { message, event, audience, outboxId: await this.bus.outbox?.add(trx, event, audience) }
     })
-    const event: Record<string, unknown> = { type: 'update_message', message_id: id, edit_timestamp: t, user_id: actor.user_id }
-    if (content !== undefined) { event.content = content; event.rendered_content = html }
-    if (topic !== undefined) event.topic = topic
-    this.bus.publish(event as { type: string }, audience)
+    this.bus.publish(event, audience, outboxId)
     return message
   }
 
   /** do_delete_message (sender, or admin): the message is gone, so a second DELETE is 404. */
   async doDeleteMessage (actor: User, id: number): Promise<void> {
-    const { message, audience } = await this.db.transaction().execute(async (trx) => {
+    const { event, audience, outboxId } = await this.db.transaction().execute(async (trx) => {
       const message = await this.getVisible(actor, id, trx)
       if (message.sender_id !== actor.user_id && !isAdmin(actor)) throw errors.forbidden('error.cannot_delete_message')
       const audience = await this.audienceOf(message, trx)
       await trx.deleteFrom('messages').where('id', '=', id).execute()
-      return { message, audience }
+      const event: BusEvent = { type: 'delete_message', message_id: id, message_type: message.type }
+      if (message.type === 'stream') { event.stream_id = message.stream_id; event.topic = message.topic }
+      return { event, audience, outboxId: await this.bus.outbox?.add(trx, event, audience) }
     })
-    const event: Record<string, unknown> = { type: 'delete_message', message_id: id, message_type: message.type }
-    if (message.type === 'stream') { event.stream_id = message.stream_id; event.topic = message.topic }
-    this.bus.publish(event as { type: string }, audience)
+    this.bus.publish(event, audience, outboxId)
   }
 }
 
