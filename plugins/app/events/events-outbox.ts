@@ -18,6 +18,8 @@ export const OUTBOX = {
   guardSecs: 3600,
   /** How often each process looks for rows that are due. */
   everyMs: 2000,
+  /** Appended rows are deleted together after this long: one commit for many sends, not one each. */
+  deleteAfterMs: 200,
   batch: 500
 }
 
@@ -30,6 +32,7 @@ export class RedisOutbox implements Outbox {
   /** Rows appended and not yet deleted. */
   private done: number[] = []
   private deleting: Promise<void> | undefined
+  private deleteTimer: NodeJS.Timeout | undefined
   private recovering: Promise<number> | undefined
 
   constructor (private readonly db: DB, private readonly publish: (p: Published) => void, private readonly log: FastifyBaseLogger) {}
@@ -46,6 +49,15 @@ export class RedisOutbox implements Outbox {
   /** The row's event is in Redis (or was already): its row goes, batched with the others appended meanwhile. */
   appended (key: string): void {
     this.done.push(idOf(key))
+    if (this.deleteTimer === undefined) {
+      this.deleteTimer = setTimeout(() => { this.startDeleting() }, OUTBOX.deleteAfterMs)
+      this.deleteTimer.unref()
+    }
+  }
+
+  private startDeleting (): void {
+    clearTimeout(this.deleteTimer)
+    this.deleteTimer = undefined
     this.deleting ??= this.deleteDone().finally(() => { this.deleting = undefined })
   }
 
@@ -63,6 +75,7 @@ export class RedisOutbox implements Outbox {
 
   /** Resolves when every row appended so far has been deleted (or its delete has failed). */
   async flush (): Promise<void> {
+    if (this.done.length > 0) this.startDeleting()
     while (this.deleting !== undefined) await this.deleting
   }
 
