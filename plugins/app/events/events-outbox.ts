@@ -5,7 +5,7 @@
 // publisher that died after its commit, or that Redis refused, are claimed by any process and
 // published again through the same path: each such event reaches its queues exactly once.
 import type { FastifyBaseLogger } from 'fastify'
-import type { Transaction } from 'kysely'
+import { SqliteAdapter, type Transaction } from 'kysely'
 import type { Database, DB } from '../db/db.js'
 import type { Audience, BusEvent, Outbox, Published } from './bus.js'
 
@@ -18,8 +18,12 @@ export const OUTBOX = {
   guardSecs: 3600,
   /** How often each process looks for rows that are due. */
   everyMs: 2000,
-  /** Appended rows are deleted together after this long: one commit for many sends, not one each. */
-  deleteAfterMs: 200,
+  /**
+   * Appended rows are deleted by the process's next action, in its transaction (no commit of
+   * their own, and no write racing another process's transaction on a shared SQLite file), or
+   * on their own once the process has written none for this long.
+   */
+  idleMs: 1000,
   batch: 500
 }
 
@@ -33,26 +37,48 @@ export class RedisOutbox implements Outbox {
   private done: number[] = []
   private deleting: Promise<void> | undefined
   private deleteTimer: NodeJS.Timeout | undefined
+  private lastAdd = 0
   private recovering: Promise<number> | undefined
 
-  constructor (private readonly db: DB, private readonly publish: (p: Published) => void, private readonly log: FastifyBaseLogger) {}
+  private readonly sqlite: boolean
+
+  constructor (private readonly db: DB, private readonly publish: (p: Published) => void, private readonly log: FastifyBaseLogger) {
+    this.sqlite = db.getExecutor().adapter instanceof SqliteAdapter
+  }
 
   /** Inside the action's transaction: returns the key its publish() passes on. */
   async add (trx: Transaction<Database>, event: BusEvent, audience: Audience): Promise<string> {
     const t = Date.now()
-    const row = await trx.insertInto('outbox')
-      .values({ event: JSON.stringify(event), audience: JSON.stringify(audience), created: t, due: t + OUTBOX.graceMs })
-      .returning('id').executeTakeFirstOrThrow()
+    this.lastAdd = t
+    const values = { event: JSON.stringify(event), audience: JSON.stringify(audience), created: t, due: t + OUTBOX.graceMs }
+    // Rolled back with the action, the rows appended before stay: claimed later, refused by the guard, deleted then.
+    const done = this.done.length === 0 ? undefined : this.done.splice(0, OUTBOX.batch)
+    let row: { id: number }
+    if (done === undefined) {
+      row = await trx.insertInto('outbox').values(values).returning('id').executeTakeFirstOrThrow()
+    } else if (this.sqlite) {
+      await trx.deleteFrom('outbox').where('id', 'in', done).execute()
+      row = await trx.insertInto('outbox').values(values).returning('id').executeTakeFirstOrThrow()
+    } else {
+      // PostgreSQL: one round trip for both (a data-modifying WITH).
+      row = await trx.with('gone', (db) => db.deleteFrom('outbox').where('id', 'in', done))
+        .insertInto('outbox').values(values).returning('id').executeTakeFirstOrThrow()
+    }
     return outboxKey(row.id, t)
   }
 
-  /** The row's event is in Redis (or was already): its row goes, batched with the others appended meanwhile. */
+  /** The row's event is in Redis (or was already): its row goes with the next action, or when idle. */
   appended (key: string): void {
     this.done.push(idOf(key))
-    if (this.deleteTimer === undefined) {
-      this.deleteTimer = setTimeout(() => { this.startDeleting() }, OUTBOX.deleteAfterMs)
-      this.deleteTimer.unref()
-    }
+    this.deleteTimer ??= setTimeout(() => { this.idle() }, OUTBOX.idleMs).unref()
+  }
+
+  private idle (): void {
+    this.deleteTimer = undefined
+    if (this.done.length === 0) return
+    const quiet = Date.now() - this.lastAdd
+    if (quiet >= OUTBOX.idleMs) this.startDeleting()
+    else this.deleteTimer = setTimeout(() => { this.idle() }, OUTBOX.idleMs - quiet).unref()
   }
 
   private startDeleting (): void {
