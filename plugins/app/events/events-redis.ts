@@ -44,6 +44,8 @@ interface Hold {
   beating: boolean
   /** The id the queue's next event will get, once the POLL found nothing pending: a wake-up with that id answers at once. */
   next: number | undefined
+  /** The GET's last_event_id: a READ that ran before its POLL (deferred behind this process's fan-outs) still lists those events. */
+  after: number
 }
 
 /** A queue's pending events as Redis returns them: the first one's id, then the events' JSON. */
@@ -113,7 +115,7 @@ export class RedisEvents implements EventsService {
       let hold: Hold | undefined
       if (holding) {
         // Held before the read, so a wake-up that comes while it runs reads again (after it, on the same connection).
-        hold = { id: queueId, userId: user.user_id, token, since: Date.now(), resolve, beating: false, next: undefined }
+        hold = { id: queueId, userId: user.user_id, token, since: Date.now(), resolve, beating: false, next: undefined, after: lastEventId ?? -1 }
         this.holds.set(queueId, hold)
         if (cached !== undefined) cached.waiter = { answer: () => {}, since: hold.since }
         res.once('close', () => { if (hold !== undefined) this.release(hold) })
@@ -187,8 +189,10 @@ export class RedisEvents implements EventsService {
       (out as Array<0 | Pending>).forEach((r, i) => {
         const h = holds[i] as Hold
         if (this.holds.get(h.id) !== h) return
-        if (r === 0) this.answer(h, [])
-        else if (r[1].length > 0) this.answer(h, queued(r))
+        if (r === 0) { this.answer(h, []); return }
+        // Only events after the GET's last_event_id: the client has the others (nothing left: the POLL still answers).
+        const events = queued(r).filter((e) => e.id > h.after)
+        if (events.length > 0) this.answer(h, events)
       })
     }, (err: unknown) => {
       this.app.log.warn({ err }, 'redis: reading held event queues failed')
