@@ -29,6 +29,8 @@ export interface ChildSpec {
   dir: string
   /** Finds the listening URL in the child's stdout. */
   urlPattern: RegExp
+  /** How long the child may take to report its URL; default 30 s. */
+  readyWithinMs?: number
 }
 
 const dist = fileURLToPath(new URL('..', import.meta.url))
@@ -53,12 +55,13 @@ export async function startChild (spec: ChildSpec): Promise<Server> {
     child.on('exit', (code, signal) => { exited = code ?? (signal === null ? -1 : 128); resolve() })
   })
 
-  const deadline = Date.now() + 30_000
+  const readyWithinMs = spec.readyWithinMs ?? 30_000
+  const deadline = Date.now() + readyWithinMs
   let url: string | undefined
   while (url === undefined) {
     if (exited !== undefined || Date.now() > deadline) {
       child.kill('SIGKILL')
-      const why = exited !== undefined ? `exited with ${exited}` : 'did not report a URL within 30 s'
+      const why = exited !== undefined ? `exited with ${exited}` : `did not report a URL within ${readyWithinMs / 1000} s`
       throw new Error(`${spec.name} ${why}:\n${readFileSync(errFile, 'utf8')}${readFileSync(logFile, 'utf8').slice(-2000)}`)
     }
     await sleep(50)
