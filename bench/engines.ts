@@ -32,13 +32,15 @@ export async function postgresMissing (url = PG_ADMIN_URL): Promise<string | und
 /** Undefined when Redis answers PING at `url`, otherwise why not. */
 export async function redisMissing (url = REDIS_URL): Promise<string | undefined> {
   const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3000 })
-  r.on('error', () => {})
+  // ioredis rejects with "Connection is closed."; the socket's own error says why.
+  let cause: Error | undefined
+  r.on('error', (err: Error) => { cause ??= err })
   try {
     await r.connect()
     await r.ping()
     return undefined
   } catch (err) {
-    return `Redis at ${url} does not answer (${reason(err)})`
+    return `Redis at ${url} does not answer (${reason(cause ?? err)})`
   } finally {
     r.disconnect()
   }

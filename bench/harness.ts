@@ -102,8 +102,8 @@ export async function alternate (contenders: Contender[], opts: BenchOptions): P
   return measured
 }
 
-/** A seeded generator (mulberry32): the same rounds give the same interval. */
-function seeded (seed: number): () => number {
+/** A seeded generator (mulberry32): the same rounds give the same interval (and search-setup.ts the same history). */
+export function seeded (seed: number): () => number {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) >>> 0
