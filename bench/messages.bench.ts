@@ -7,7 +7,7 @@ import { RULES } from '../plugins/app/http/ratelimit.js'
 import { countLines, startParley, type Server } from './children.js'
 import { printProfiles, profiledRun } from './cpuprofile.js'
 import { rotationScript, runWrk, type WrkResult } from './wrk.js'
-import { alternate, median, ratioInterval, summarize, type Benchmark, type BenchOptions, type Measured, type Row } from './harness.js'
+import { alternate, fmtRatio, median, pairedRatio, summarize, type Benchmark, type BenchOptions, type Measured, type Row } from './harness.js'
 import { keyBlocks, sampleContent, seedDatabase, seedPlan, startMessagesBaseline, STREAM, SUBSCRIBERS, type KeyBlocks, type Seeded } from './messages-setup.js'
 import { openDatabase, openPostgres } from '../plugins/app/db/db.js'
 import { createPostgres, databaseName, dropPostgres, postgresMissing } from './engines.js'
@@ -86,12 +86,6 @@ function blocks (opts: BenchOptions): KeyBlocks {
 }
 
 function fmt (ms: number): string { return `${ms.toFixed(2)} ms` }
-
-/** The PG÷SQLite ratio of Parley's p50s: of the medians, with the 95 % interval and the range of the rounds' own ratios. */
-export function p50Ratio (pg: number[], sqlite: number[]): { ratio: number, interval: readonly [number, number] | undefined, min: number, max: number } {
-  const each = pg.map((p, i) => p / (sqlite[i] as number))
-  return { ratio: median(pg) / median(sqlite), interval: ratioInterval(pg, sqlite), min: Math.min(...each), max: Math.max(...each) }
-}
 
 async function runPhase (phase: Phase, opts: BenchOptions, template: string, seeded: Seeded, pgTemplate: string | undefined): Promise<Row[]> {
   const o = { ...opts, connections: CONNECTIONS }
@@ -176,9 +170,8 @@ async function runPhase (phase: Phase, opts: BenchOptions, template: string, see
     }
     const [sqliteRun, pgRun] = parleyRuns
     if (sqliteRun !== undefined && pgRun !== undefined) {
-      const r = p50Ratio(p50s(pgRun), p50s(sqliteRun))
-      const interval = r.interval === undefined ? 'no interval with fewer than 3 rounds' : `95 % interval ${r.interval[0].toFixed(2)}–${r.interval[1].toFixed(2)}`
-      opts.log(`  p50 PostgreSQL ÷ SQLite: ${r.ratio.toFixed(2)}× (${interval}; single rounds ${r.min.toFixed(2)}–${r.max.toFixed(2)}×)`)
+      const r = pairedRatio(p50s(pgRun), p50s(sqliteRun))
+      opts.log(`  p50 PostgreSQL ÷ SQLite: ${fmtRatio(r)}`)
     }
   } finally {
     await Promise.all(servers.map(async (s) => { await s.stop() }))
