@@ -43,7 +43,7 @@ async function clusterFanout (n: number, template: string, seeded: Seeded, run: 
       const warm = Math.min(n, WARM_QUEUES)
       const half = Math.floor(warm / 2)
       const warmQueues = [...await queuesOn(a, agent, seeded, half, 0), ...await queuesOn(b, agent, seeded, warm - half, half)]
-      await warmRounds(agent, a.port, (round) => warmQueues.map((q) => ({ path: `/api/v1/events?queue_id=${q.queue}&last_event_id=${round - 1}`, auth: seeded.auth[q.user] as string, port: q.port })), seeded.senderAuth, (round) => `round ${round}`)
+      await warmRounds(agent, a.port, [a.pid, b.pid], (round) => warmQueues.map((q) => ({ path: `/api/v1/events?queue_id=${q.queue}&last_event_id=${round - 1}`, auth: seeded.auth[q.user] as string, port: q.port })), seeded.senderAuth, (round) => `round ${round}`)
       for (const s of servers) {
         const mine = warmQueues.filter((q) => q.port === s.port)
         await callEach(agent, s.port, mine.length, (i) => ({ method: 'DELETE', path: `/api/v1/events?queue_id=${(mine[i] as { queue: string }).queue}`, auth: seeded.auth[(mine[i] as { user: number }).user] as string }))

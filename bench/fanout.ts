@@ -286,14 +286,16 @@ export interface Poll { path: string, auth: string, port?: number }
  * dispatched to held polls, with V8 running the dispatch and answer paths unoptimized
  * (~100 ms of the 5,000-poll figure). Parley and the baseline get the same rounds.
  */
-export async function warmRounds (agent: http.Agent, port: number, pollsOf: (round: number) => Poll[], senderAuth: string, expect: (round: number) => string): Promise<void> {
+export async function warmRounds (agent: http.Agent, port: number, pids: number[], pollsOf: (round: number) => Poll[], senderAuth: string, expect: (round: number) => string): Promise<void> {
   const mine: net.Socket[] = []
   for (let round = 0; round < WARM_ROUNDS; round++) {
     const written: Array<Promise<void>> = []
     const polls = pollsOf(round).map(async (p) => await rawPoll(p.port ?? port, p.path, p.auth, mine, written))
-    // Every request in the kernel, then a moment for the server to take them in.
+    // Every request in the kernel, then until the servers have taken them in: the baseline holds
+    // a poll that comes after the message for ever (it has no queue), and on a busy machine
+    // 300 ms were not always enough.
     await Promise.all(written)
-    await sleep(300)
+    await untilIdle(pids)
     const sent = await call(agent, port, 'POST', '/api/v1/messages', senderAuth, `type=stream&to=crowd&topic=warm-up&content=round%20${round}`)
     if (sent.status !== 200) throw new Error(`POST /messages (warm-up): ${sent.status} ${sent.text}`)
     const answers = await Promise.all(polls)
@@ -303,10 +305,25 @@ export async function warmRounds (agent: http.Agent, port: number, pollsOf: (rou
 }
 
 /** Parley's warm-up: queues of their own, deleted afterwards, so the measured dispatch reaches exactly N queues. */
-async function warmFanouts (agent: http.Agent, port: number, seeded: Seeded, count: number): Promise<void> {
+async function warmFanouts (agent: http.Agent, { port, pid }: Child, seeded: Seeded, count: number): Promise<void> {
   const queues = await registerQueues(agent, port, seeded, count)
-  await warmRounds(agent, port, (round) => queues.map((q, i) => ({ path: `/api/v1/events?queue_id=${q}&last_event_id=${round - 1}`, auth: seeded.auth[i] as string })), seeded.senderAuth, (round) => `round ${round}`)
+  await warmRounds(agent, port, [pid], (round) => queues.map((q, i) => ({ path: `/api/v1/events?queue_id=${q}&last_event_id=${round - 1}`, auth: seeded.auth[i] as string })), seeded.senderAuth, (round) => `round ${round}`)
   await callEach(agent, port, count, (i) => ({ method: 'DELETE', path: `/api/v1/events?queue_id=${queues[i] as string}`, auth: seeded.auth[i] as string }))
+}
+
+/**
+ * Held polls answer nothing: waits until the servers have been idle a moment, having taken them all in
+ * (idle: at most 2 ticks of 10 ms in 200 ms a process, as a --cpu-prof sampler keeps using a few per cent).
+ */
+async function untilIdle (pids: number[]): Promise<void> {
+  const ticksAll = (): number => pids.reduce((sum, pid) => sum + cpuTicks(pid), 0)
+  let before = ticksAll()
+  for (let idle = 0; idle < 3;) {
+    await sleep(200)
+    const ticks = ticksAll()
+    idle = ticks - before <= 2 * pids.length ? idle + 1 : 0
+    before = ticks
+  }
 }
 
 /**
@@ -325,15 +342,7 @@ export async function measure (servers: Child[], agent: http.Agent, polls: Poll[
   // Every request sent first: otherwise polls still connecting would arrive after the
   // message (answered at once from their queue) and be timed with the fan-out.
   await Promise.all(written)
-  // Held polls answer nothing: wait until the server has been idle a moment, having taken them all in
-  // (idle: at most 2 ticks of 10 ms in 200 ms, as a --cpu-prof sampler keeps using a few per cent).
-  let before = cpuTicksAll()
-  for (let idle = 0; idle < 3;) {
-    await sleep(200)
-    const ticks = cpuTicksAll()
-    idle = ticks - before <= 2 * pids.length ? idle + 1 : 0
-    before = ticks
-  }
+  await untilIdle(pids)
   const rss = Math.max(...pids.map(rssMiB))
   log(`${label}: ${polls.length} polls held by pid ${pids.join(' and ')}, server RSS ${rss.toFixed(1)} MiB${pids.length > 1 ? ' (the largest)' : ''}; sending one message`)
 
@@ -390,7 +399,7 @@ export async function fanout (n: number, log: (line: string) => void = () => {})
     // A first message warms what runs once per process (markdown-it compiles its linkify patterns on
     // first use); it goes before any queue exists, so no poll sees it.
     await callEach(agent, port, 1, () => ({ method: 'POST', path: '/api/v1/messages', auth: seeded.senderAuth, body: FIRST_MESSAGE_BODY }))
-    await warmFanouts(agent, port, seeded, Math.min(n, WARM_QUEUES))
+    await warmFanouts(agent, server, seeded, Math.min(n, WARM_QUEUES))
     log(`fanout N=${n}: server pid ${pid} on port ${port}; registering ${n} queues`)
     const queues = await registerQueues(agent, port, seeded, n)
     const logOffset = statSync(server.logFile).size
@@ -428,7 +437,7 @@ export async function baselineFanout (n: number, event: string, log: (line: stri
     const warm = Math.min(n, WARM_QUEUES)
     await each(1, 'POST', '/api/v1/messages', FIRST_MESSAGE_BODY)
     await each(warm, 'POST', '/api/v1/register', REGISTER_BODY)
-    await warmRounds(agent, port, () => Array.from({ length: warm }, (_, i) => baselinePoll(i)), sender, () => '"type":"message"')
+    await warmRounds(agent, port, [server.pid], () => Array.from({ length: warm }, (_, i) => baselinePoll(i)), sender, () => '"type":"message"')
     await each(warm, 'DELETE', `/api/v1/events?queue_id=${'0'.repeat(24)}`)
     await each(n, 'POST', '/api/v1/register', REGISTER_BODY)
     return await measure([server], agent, Array.from({ length: n }, (_, i) => baselinePoll(i)), sender, sockets, log, `fanout N=${n}, baseline`)
