@@ -2,21 +2,12 @@
 // row of a page of messages read with the caller's unread state, and the answer built from it
 // as Parley shapes GET /api/v1/messages, plus how a baseline child listens and stops.
 import type { FastifyInstance } from 'fastify'
+import type { Message } from '../plugins/app/stores/message-shape.js'
 
-export interface MessageRow {
-  id: number
-  sender_id: number
-  sender_email: string
-  sender_full_name: string
-  type: 'stream' | 'direct'
+/** A row of PAGE_SELECT: the message's fields as the API names them (one definition, message-shape.ts), the stream's name and the unread bit. */
+export interface MessageRow extends Omit<Message, 'stream_id' | 'display_recipient'> {
   stream_id: number
   stream_name: string
-  topic: string
-  content: string
-  content_markdown: string
-  timestamp: number
-  last_edit_timestamp: number | null
-  client: string
   unread: number
 }
 
