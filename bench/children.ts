@@ -93,6 +93,10 @@ export interface ParleyOptions {
   rateLimit: boolean
   /** Extra node flags, e.g. `--cpu-prof`. */
   nodeArgs?: string[]
+  /** More environment, e.g. DATABASE_URL and REDIS_URL for the engines. */
+  env?: Record<string, string>
+  /** PORT (default 0: the OS's choice). */
+  port?: number
 }
 
 /** `node dist/server.js` on PORT=0 with the access log on at the default level (info). */
@@ -104,12 +108,13 @@ export async function startParley (o: ParleyOptions): Promise<Server> {
     dir: o.dir,
     env: {
       HOST: '127.0.0.1',
-      PORT: '0',
+      PORT: String(o.port ?? 0),
       PARLEY_DATA_DIR: o.dataDir,
       PARLEY_ADMIN_EMAIL: o.adminEmail,
       PARLEY_ADMIN_PASSWORD: o.adminPassword,
       PARLEY_RATE_LIMIT: o.rateLimit ? 'on' : 'off',
-      LOG_LEVEL: 'info'
+      LOG_LEVEL: 'info',
+      ...o.env
     },
     urlPattern: /"url":"(http:\/\/[^"]+)"/
   })
