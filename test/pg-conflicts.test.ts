@@ -3,8 +3,11 @@
 // by PARLEY_DB_STATEMENT_TIMEOUT_MS, answers 503 SERVER_NOT_READY with Retry-After, rolled back.
 import t from 'tap'
 import { sql } from 'kysely'
-import { body, build } from './helper.js'
-import { retryConflicts } from '../plugins/app/db/postgres.js'
+import pg from 'pg'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { body, build, testDatabase } from './helper.js'
+import { KYSELY_LOCK_CLASS, LOCK_CLASS, retryConflicts } from '../plugins/app/db/postgres.js'
+import { migrate, openPostgres } from '../plugins/app/db/db.js'
 import { isDatabaseBusy, isTransientConflict } from '../plugins/app/db/engine-errors.js'
 import { toParleyError } from '../plugins/app/errors.js'
 
@@ -141,4 +144,30 @@ t.test('a statement over PARLEY_DB_STATEMENT_TIMEOUT_MS is cancelled (57014): no
   t.same(body(res), { result: 'error', msg: 'The database is busy, try again in a moment', code: 'SERVER_NOT_READY' })
   t.equal(await fired(app.db), 1, 'run once')
   t.same(await app.db.selectFrom('messages').select('id').execute(), [], 'nothing written')
+})
+
+t.test('migrations, and the wait for another process migrating, are exempt from the statement timeout', { skip }, async (t) => {
+  for (const [lock, what] of [[LOCK_CLASS, 'Parley\'s schema lock'], [KYSELY_LOCK_CLASS, 'kysely\'s migration lock']] as const) {
+    const env = await testDatabase(t)
+    const url = env.DATABASE_URL as string
+    // Two connections (migrate holds one for the lock and works on the other), both asked afterwards.
+    const db = await openPostgres(url, { statementTimeoutMs: 200, max: 2 })
+    t.teardown(async () => { await db.destroy() })
+    const other = new pg.Client({ connectionString: url })
+    await other.connect()
+    t.teardown(async () => { await other.end() })
+    // Another process holds the lock well past the timeout, then lets go.
+    await other.query(`select pg_advisory_lock(${lock}, hashtext(current_schema()))`)
+    const released = (async () => {
+      await sleep(800)
+      await other.query(`select pg_advisory_unlock(${lock}, hashtext(current_schema()))`)
+    })()
+    await t.resolves(migrate(db), `${what}: migrated after the wait`)
+    await released
+    const shown = await db.connection().execute(async (a) => await db.connection().execute(async (b) => await Promise.all([a, b].map(async (c) =>
+      (await sql<{ statement_timeout: string, pid: number }>`select current_setting('statement_timeout') as statement_timeout, pg_backend_pid() as pid`.execute(c)).rows[0]))))
+    t.equal(new Set(shown.map((r) => r?.pid)).size, 2, 'both connections of the pool asked')
+    t.same(shown.map((r) => r?.statement_timeout), ['200ms', '200ms'], `${what}: the timeout is back afterwards on every connection`)
+    await t.rejects(sql`select pg_sleep(1)`.execute(db), { code: '57014' }, `${what}: and cancels again`)
+  }
 })

@@ -8,9 +8,9 @@ import { isTransientConflict } from './engine-errors.js'
 export const CONNECT_TIMEOUT_MS = 5000
 
 /** The first key of Parley's advisory locks (the second is the schema's hash): "prly". */
-const LOCK_CLASS = 0x70726c79
+export const LOCK_CLASS = 0x70726c79
 /** Kysely's own migration lock, keyed by schema rather than by database (see PostgresSchemaAdapter). */
-const KYSELY_LOCK_CLASS = LOCK_CLASS + 1
+export const KYSELY_LOCK_CLASS = LOCK_CLASS + 1
 
 /**
  * bigint (int8: every integer column of ours there, migrations/util.ts, and count(*)) arrives
