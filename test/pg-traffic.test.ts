@@ -34,7 +34,12 @@ t.test(`${USERS} users sending, marking read and unsubscribing at once: no 5xx, 
   for (let round = 0; round < ROUNDS; round++) {
     // The newest messages each user may flag: the whole recent page, in both directions of id order.
     const recent = body(await call(owner, 'GET', '/messages?anchor=newest&num_before=40&num_after=0')).data.messages.map((m: { id: number }) => m.id) as number[]
-    await Promise.all(users.flatMap((u, i) => [
+    // The owner's two tabs, marking read and unread the same messages in opposite orders.
+    const tabs = [
+      (async () => { note('flags', await call(owner, 'POST', '/messages/flags', { messages: recent.slice().reverse(), op: 'add', flag: 'read' })) })(),
+      (async () => { note('flags remove', await call(owner, 'POST', '/messages/flags', { messages: recent, op: 'remove', flag: 'read' })) })()
+    ]
+    await Promise.all([...tabs, ...users.flatMap((u, i) => [
       (async () => { note('send busy', await call(u, 'POST', '/messages', { type: 'stream', to: 'busy', topic: `t${i % 3}`, content: `r${round} from ${i}` })); sent++ })(),
       (async () => { note('send side', await call(u, 'POST', '/messages', { type: 'stream', to: 'side', topic: 'x', content: `r${round} side ${i}` })); sent++ })(),
       (async () => {
@@ -48,7 +53,7 @@ t.test(`${USERS} users sending, marking read and unsubscribing at once: no 5xx, 
         const res = round % 2 === 0 ? await call(u, 'DELETE', `/users/me/subscriptions/${side}`) : await call(u, 'PUT', `/users/me/subscriptions/${side}`)
         note('subscription', res)
       })()
-    ]))
+    ])])
   }
   const statusesSeen = Object.fromEntries([...statuses].map(([k, v]) => [k, [...new Set(v)].sort()]))
   t.same(statusesSeen, {
