@@ -29,6 +29,8 @@ export interface ChildSpec {
   dir: string
   /** Finds the listening URL in the child's stdout. */
   urlPattern: RegExp
+  /** How long the child may take to report its URL; default 30 s. */
+  readyWithinMs?: number
 }
 
 const dist = fileURLToPath(new URL('..', import.meta.url))
@@ -53,12 +55,13 @@ export async function startChild (spec: ChildSpec): Promise<Server> {
     child.on('exit', (code, signal) => { exited = code ?? (signal === null ? -1 : 128); resolve() })
   })
 
-  const deadline = Date.now() + 30_000
+  const readyWithinMs = spec.readyWithinMs ?? 30_000
+  const deadline = Date.now() + readyWithinMs
   let url: string | undefined
   while (url === undefined) {
     if (exited !== undefined || Date.now() > deadline) {
       child.kill('SIGKILL')
-      const why = exited !== undefined ? `exited with ${exited}` : 'did not report a URL within 30 s'
+      const why = exited !== undefined ? `exited with ${exited}` : `did not report a URL within ${readyWithinMs / 1000} s`
       throw new Error(`${spec.name} ${why}:\n${readFileSync(errFile, 'utf8')}${readFileSync(logFile, 'utf8').slice(-2000)}`)
     }
     await sleep(50)
@@ -90,6 +93,10 @@ export interface ParleyOptions {
   rateLimit: boolean
   /** Extra node flags, e.g. `--cpu-prof`. */
   nodeArgs?: string[]
+  /** More environment, e.g. DATABASE_URL and REDIS_URL for the engines. */
+  env?: Record<string, string>
+  /** PORT (default 0: the OS's choice). */
+  port?: number
 }
 
 /** `node dist/server.js` on PORT=0 with the access log on at the default level (info). */
@@ -101,12 +108,13 @@ export async function startParley (o: ParleyOptions): Promise<Server> {
     dir: o.dir,
     env: {
       HOST: '127.0.0.1',
-      PORT: '0',
+      PORT: String(o.port ?? 0),
       PARLEY_DATA_DIR: o.dataDir,
       PARLEY_ADMIN_EMAIL: o.adminEmail,
       PARLEY_ADMIN_PASSWORD: o.adminPassword,
       PARLEY_RATE_LIMIT: o.rateLimit ? 'on' : 'off',
-      LOG_LEVEL: 'info'
+      LOG_LEVEL: 'info',
+      ...o.env
     },
     urlPattern: /"url":"(http:\/\/[^"]+)"/
   })

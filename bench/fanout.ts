@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { migrate, openDatabase } from '../plugins/app/db/db.js'
+import { migrate, openDatabase, type DB } from '../plugins/app/db/db.js'
 import { generateApiKey } from '../plugins/app/http/credentials.js'
 import { startChild } from './children.js'
 
@@ -46,7 +46,7 @@ export interface FanoutResult {
 }
 
 /** What one fan-out measurement gives, for Parley and for the baseline alike. */
-interface Measured {
+export interface Measured {
   lastMs: number
   p50Ms: number
   firstMs: number
@@ -71,20 +71,20 @@ export interface BaselineResult {
   lastMaxMs: number
 }
 
-interface Seeded { auth: string[], senderAuth: string }
+export interface Seeded { auth: string[], senderAuth: string }
 
 const here = dirname(fileURLToPath(import.meta.url))
 
 /** A compiled script: from dist/bench/fanout.js, or from bench/ under tsx (dist/ then). */
-function compiled (path: string): string {
+export function compiled (path: string): string {
   const candidates = [join(here, '..', path), join(here, '..', 'dist', path)]
   const found = candidates.find((p) => existsSync(p))
   if (found === undefined) throw new Error(`dist/${path} is missing: run \`npm run build\` first`)
   return found
 }
 
-async function seed (dataDir: string, n: number): Promise<Seeded> {
-  const db = openDatabase(dataDir)
+/** N members subscribed to the stream `crowd`, written into `db` (SQLite or PostgreSQL) after migrating it; closes `db`. */
+export async function seedFans (db: DB, n: number): Promise<Seeded> {
   try {
     await migrate(db)
     const t = Math.floor(Date.now() / 1000)
@@ -110,20 +110,21 @@ async function seed (dataDir: string, n: number): Promise<Seeded> {
   }
 }
 
-interface Child { pid: number, port: number, stop: () => Promise<void>, logFile: string }
+export interface Child { pid: number, port: number, stop: () => Promise<void>, logFile: string }
 
-/** Parley (the compiled server.js) on a data dir; its log goes to a file. */
-async function startServer (dir: string, dataDir: string): Promise<Child> {
+/** Parley (the compiled server.js) on a data dir (and the engines `env` names); its log goes to a file. */
+export async function startServer (dir: string, dataDir: string, name = 'fanout-server', env: Record<string, string> = {}): Promise<Child> {
   // The log goes to a file, as a server's log would, and is read after the measurement: read through
   // a pipe by this process it cost the client CPU in the very window measured (docs/performance.md).
-  return await startProcess(dir, 'fanout-server', compiled('server.js'), [], {
+  return await startProcess(dir, name, compiled('server.js'), [], {
     HOST: '127.0.0.1',
     PORT: '0',
     PARLEY_DATA_DIR: dataDir,
     PARLEY_RATE_LIMIT: 'off',
     PARLEY_ADMIN_EMAIL: 'owner@example.com',
     PARLEY_ADMIN_PASSWORD: 'owner-password',
-    LOG_LEVEL: 'info'
+    LOG_LEVEL: 'info',
+    ...env
   }, /"url":"(http:\/\/[^"]+)"/)
 }
 
@@ -132,7 +133,7 @@ async function startBaseline (dir: string, eventFile: string): Promise<Child> {
   return await startProcess(dir, 'fanout-baseline', compiled('bench/fanout-baseline.js'), [eventFile], {}, /^listening (\S+)$/m)
 }
 
-async function startProcess (dir: string, name: string, script: string, args: string[], env: Record<string, string>, urlPattern: RegExp): Promise<Child> {
+export async function startProcess (dir: string, name: string, script: string, args: string[], env: Record<string, string>, urlPattern: RegExp): Promise<Child> {
   // FANOUT_NODE_ARGS="--cpu-prof" profiles the servers (the profiles land in the temp dir; see FANOUT_KEEP).
   const nodeArgs = (process.env.FANOUT_NODE_ARGS ?? '').split(' ').filter((a) => a !== '')
   const server = await startChild({ name, script, args, nodeArgs, dir, env, urlPattern })
@@ -168,7 +169,7 @@ function cpuTicks (pid: number): number {
   return Number(fields[11]) + Number(fields[12])
 }
 
-function call (agent: http.Agent, port: number, method: string, path: string, auth: string, body?: string): Promise<{ status: number, text: string, end: number }> {
+export function call (agent: http.Agent, port: number, method: string, path: string, auth: string, body?: string): Promise<{ status: number, text: string, end: number }> {
   return new Promise((resolve, reject) => {
     const req = http.request({
       host: '127.0.0.1',
@@ -254,10 +255,10 @@ interface Request { method: string, path: string, auth: string, body?: string }
 
 /** The bodies of POST /register and of the message sent before any queue exists. */
 const REGISTER_BODY = 'event_types=%5B%22message%22%5D'
-const FIRST_MESSAGE_BODY = 'type=stream&to=crowd&topic=warm-up&content=https%3A%2F%2Fexample.com%20**warm**'
+export const FIRST_MESSAGE_BODY = 'type=stream&to=crowd&topic=warm-up&content=https%3A%2F%2Fexample.com%20**warm**'
 
 /** `count` requests, 64 at a time, each of which must answer 200; their bodies, in order. */
-async function callEach (agent: http.Agent, port: number, count: number, request: (i: number) => Request): Promise<string[]> {
+export async function callEach (agent: http.Agent, port: number, count: number, request: (i: number) => Request): Promise<string[]> {
   return await inBatches(count, 64, async (i) => {
     const r = request(i)
     const res = await call(agent, port, r.method, r.path, r.auth, r.body)
@@ -266,17 +267,18 @@ async function callEach (agent: http.Agent, port: number, count: number, request
   })
 }
 
-/** A message queue for each of the first `count` seeded users. */
-async function registerQueues (agent: http.Agent, port: number, seeded: Seeded, count: number): Promise<string[]> {
-  const answers = await callEach(agent, port, count, (i) => ({ method: 'POST', path: '/api/v1/register', auth: seeded.auth[i] as string, body: REGISTER_BODY }))
+/** A message queue for each of `count` seeded users from the `from`-th. */
+export async function registerQueues (agent: http.Agent, port: number, seeded: Seeded, count: number, from = 0): Promise<string[]> {
+  const answers = await callEach(agent, port, count, (i) => ({ method: 'POST', path: '/api/v1/register', auth: seeded.auth[from + i] as string, body: REGISTER_BODY }))
   return answers.map((text) => (JSON.parse(text) as { data: { queue_id: string } }).data.queue_id)
 }
 
 /** Queues and rounds of the small fan-outs that come before the measured one. */
-const WARM_QUEUES = 500
+export const WARM_QUEUES = 500
 const WARM_ROUNDS = 3
 
-interface Poll { path: string, auth: string }
+/** A long-poll to send; to `port` when given, else to the server measured (the first). */
+export interface Poll { path: string, auth: string, port?: number }
 
 /**
  * A few small fan-outs (500 polls, 3 messages) before the measured one, as a server in
@@ -284,14 +286,16 @@ interface Poll { path: string, auth: string }
  * dispatched to held polls, with V8 running the dispatch and answer paths unoptimized
  * (~100 ms of the 5,000-poll figure). Parley and the baseline get the same rounds.
  */
-async function warmRounds (agent: http.Agent, port: number, pollsOf: (round: number) => Poll[], senderAuth: string, expect: (round: number) => string): Promise<void> {
+export async function warmRounds (agent: http.Agent, port: number, pids: number[], pollsOf: (round: number) => Poll[], senderAuth: string, expect: (round: number) => string): Promise<void> {
   const mine: net.Socket[] = []
   for (let round = 0; round < WARM_ROUNDS; round++) {
     const written: Array<Promise<void>> = []
-    const polls = pollsOf(round).map(async (p) => await rawPoll(port, p.path, p.auth, mine, written))
-    // Every request in the kernel, then a moment for the server to take them in.
+    const polls = pollsOf(round).map(async (p) => await rawPoll(p.port ?? port, p.path, p.auth, mine, written))
+    // Every request in the kernel, then until the servers have taken them in: the baseline holds
+    // a poll that comes after the message for ever (it has no queue), and on a busy machine
+    // 300 ms were not always enough.
     await Promise.all(written)
-    await sleep(300)
+    await untilIdle(pids)
     const sent = await call(agent, port, 'POST', '/api/v1/messages', senderAuth, `type=stream&to=crowd&topic=warm-up&content=round%20${round}`)
     if (sent.status !== 200) throw new Error(`POST /messages (warm-up): ${sent.status} ${sent.text}`)
     const answers = await Promise.all(polls)
@@ -301,45 +305,55 @@ async function warmRounds (agent: http.Agent, port: number, pollsOf: (round: num
 }
 
 /** Parley's warm-up: queues of their own, deleted afterwards, so the measured dispatch reaches exactly N queues. */
-async function warmFanouts (agent: http.Agent, port: number, seeded: Seeded, count: number): Promise<void> {
+async function warmFanouts (agent: http.Agent, { port, pid }: Child, seeded: Seeded, count: number): Promise<void> {
   const queues = await registerQueues(agent, port, seeded, count)
-  await warmRounds(agent, port, (round) => queues.map((q, i) => ({ path: `/api/v1/events?queue_id=${q}&last_event_id=${round - 1}`, auth: seeded.auth[i] as string })), seeded.senderAuth, (round) => `round ${round}`)
+  await warmRounds(agent, port, [pid], (round) => queues.map((q, i) => ({ path: `/api/v1/events?queue_id=${q}&last_event_id=${round - 1}`, auth: seeded.auth[i] as string })), seeded.senderAuth, (round) => `round ${round}`)
   await callEach(agent, port, count, (i) => ({ method: 'DELETE', path: `/api/v1/events?queue_id=${queues[i] as string}`, auth: seeded.auth[i] as string }))
 }
 
 /**
- * Holds one poll per entry on its own socket, waits until the server has taken them all in and
- * gone idle, sends the message, and times every answer from the send.
+ * Held polls answer nothing: waits until the servers have been idle a moment, having taken them all in
+ * (idle: at most 2 ticks of 10 ms in 200 ms a process, as a --cpu-prof sampler keeps using a few per cent).
  */
-async function measure (server: Child, agent: http.Agent, polls: Poll[], senderAuth: string, sockets: net.Socket[], log: (line: string) => void, label: string): Promise<Measured> {
-  const { port, pid } = server
+async function untilIdle (pids: number[]): Promise<void> {
+  const ticksAll = (): number => pids.reduce((sum, pid) => sum + cpuTicks(pid), 0)
+  let before = ticksAll()
+  for (let idle = 0; idle < 3;) {
+    await sleep(200)
+    const ticks = ticksAll()
+    idle = ticks - before <= 2 * pids.length ? idle + 1 : 0
+    before = ticks
+  }
+}
+
+/**
+ * Holds one poll per entry on its own socket, waits until the servers have taken them all in and
+ * gone idle, sends the message (to the first server), and times every answer from the send.
+ * With several servers, the RSS is the largest process's and the server CPU their sum.
+ */
+export async function measure (servers: Child[], agent: http.Agent, polls: Poll[], senderAuth: string, sockets: net.Socket[], log: (line: string) => void, label: string): Promise<Measured> {
+  const { port } = servers[0] as Child
+  const pids = servers.map((s) => s.pid)
+  const cpuTicksAll = (): number => pids.reduce((sum, pid) => sum + cpuTicks(pid), 0)
   // FANOUT_CLIENT=http polls with Node's http client instead (the first figures were taken so).
   const viaHttp = process.env.FANOUT_CLIENT === 'http'
   const written: Array<Promise<void>> = []
-  const answered = polls.map(async (p) => viaHttp ? await call(agent, port, 'GET', p.path, p.auth) : await rawPoll(port, p.path, p.auth, sockets, written))
+  const answered = polls.map(async (p) => viaHttp ? await call(agent, p.port ?? port, 'GET', p.path, p.auth) : await rawPoll(p.port ?? port, p.path, p.auth, sockets, written))
   // Every request sent first: otherwise polls still connecting would arrive after the
   // message (answered at once from their queue) and be timed with the fan-out.
   await Promise.all(written)
-  // Held polls answer nothing: wait until the server has been idle a moment, having taken them all in
-  // (idle: at most 2 ticks of 10 ms in 200 ms, as a --cpu-prof sampler keeps using a few per cent).
-  let before = cpuTicks(pid)
-  for (let idle = 0; idle < 3;) {
-    await sleep(200)
-    const ticks = cpuTicks(pid)
-    idle = ticks - before <= 2 ? idle + 1 : 0
-    before = ticks
-  }
-  const rss = rssMiB(pid)
-  log(`${label}: ${polls.length} polls held by pid ${pid}, server RSS ${rss.toFixed(1)} MiB; sending one message`)
+  await untilIdle(pids)
+  const rss = Math.max(...pids.map(rssMiB))
+  log(`${label}: ${polls.length} polls held by pid ${pids.join(' and ')}, server RSS ${rss.toFixed(1)} MiB${pids.length > 1 ? ' (the largest)' : ''}; sending one message`)
 
-  const ticks0 = cpuTicks(pid)
+  const ticks0 = cpuTicksAll()
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
   const sent = call(agent, port, 'POST', '/api/v1/messages', senderAuth, 'type=stream&to=crowd&topic=fanout&content=hello%20everyone')
   const answers = await Promise.all(answered)
   const send = await sent
   const clientCpu = process.cpuUsage(cpu0)
-  const serverTicks = cpuTicks(pid) - ticks0
+  const serverTicks = cpuTicksAll() - ticks0
   if (send.status !== 200) throw new Error(`POST /messages: ${send.status} ${send.text}`)
   const times = answers.map((a) => a.end - t0).sort((a, b) => a - b)
   return {
@@ -355,21 +369,21 @@ async function measure (server: Child, agent: http.Agent, polls: Poll[], senderA
   }
 }
 
-/** What one measurement owns: a temporary dir, an agent, the polls' sockets, and its server once started. */
-interface RunScope { dir: string, agent: http.Agent, sockets: net.Socket[], started: (server: Child) => Child }
+/** What one measurement owns: a temporary dir, an agent, the polls' sockets, and its servers once started. */
+export interface RunScope { dir: string, agent: http.Agent, sockets: net.Socket[], started: (server: Child) => Child }
 
 /** Runs `body` in a fresh scope and releases everything afterwards (the dir is kept with FANOUT_KEEP=1). */
-async function inScope<T> (prefix: string, label: string, n: number, log: (line: string) => void, body: (scope: RunScope) => Promise<T>): Promise<T> {
+export async function inScope<T> (prefix: string, label: string, n: number, log: (line: string) => void, body: (scope: RunScope) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), prefix))
   const agent = new http.Agent({ keepAlive: true, maxSockets: n + 16 })
   const sockets: net.Socket[] = []
-  let server: Child | undefined
+  const servers: Child[] = []
   try {
-    return await body({ dir, agent, sockets, started: (s) => (server = s) })
+    return await body({ dir, agent, sockets, started: (s) => { servers.push(s); return s } })
   } finally {
     agent.destroy()
     for (const s of sockets) s.destroy()
-    await server?.stop()
+    await Promise.all(servers.map(async (s) => { await s.stop() }))
     if (process.env.FANOUT_KEEP === '1') log(`${label}: kept ${dir}`)
     else rmSync(dir, { recursive: true, force: true })
   }
@@ -379,17 +393,17 @@ async function inScope<T> (prefix: string, label: string, n: number, log: (line:
 export async function fanout (n: number, log: (line: string) => void = () => {}): Promise<FanoutResult> {
   return await inScope('parley-fanout-', `fanout N=${n}`, n, log, async ({ dir, agent, sockets, started }) => {
     const dataDir = join(dir, 'data')
-    const seeded = await seed(dataDir, n)
+    const seeded = await seedFans(openDatabase(dataDir), n)
     const server = started(await startServer(dir, dataDir))
     const { port, pid } = server
     // A first message warms what runs once per process (markdown-it compiles its linkify patterns on
     // first use); it goes before any queue exists, so no poll sees it.
     await callEach(agent, port, 1, () => ({ method: 'POST', path: '/api/v1/messages', auth: seeded.senderAuth, body: FIRST_MESSAGE_BODY }))
-    await warmFanouts(agent, port, seeded, Math.min(n, WARM_QUEUES))
+    await warmFanouts(agent, server, seeded, Math.min(n, WARM_QUEUES))
     log(`fanout N=${n}: server pid ${pid} on port ${port}; registering ${n} queues`)
     const queues = await registerQueues(agent, port, seeded, n)
     const logOffset = statSync(server.logFile).size
-    const m = await measure(server, agent, queues.map((q, i) => ({ path: `/api/v1/events?queue_id=${q}&last_event_id=-1`, auth: seeded.auth[i] as string })), seeded.senderAuth, sockets, log, `fanout N=${n}`)
+    const m = await measure([server], agent, queues.map((q, i) => ({ path: `/api/v1/events?queue_id=${q}&last_event_id=-1`, auth: seeded.auth[i] as string })), seeded.senderAuth, sockets, log, `fanout N=${n}`)
     // The access lines are written in batches: stop the server to have them all.
     await server.stop()
     return { ...m, n, serverSpanMs: serverSpan(accessLines(server.logFile, logOffset)), runs: 1, lastMinMs: NaN, lastMaxMs: NaN }
@@ -423,10 +437,10 @@ export async function baselineFanout (n: number, event: string, log: (line: stri
     const warm = Math.min(n, WARM_QUEUES)
     await each(1, 'POST', '/api/v1/messages', FIRST_MESSAGE_BODY)
     await each(warm, 'POST', '/api/v1/register', REGISTER_BODY)
-    await warmRounds(agent, port, () => Array.from({ length: warm }, (_, i) => baselinePoll(i)), sender, () => '"type":"message"')
+    await warmRounds(agent, port, [server.pid], () => Array.from({ length: warm }, (_, i) => baselinePoll(i)), sender, () => '"type":"message"')
     await each(warm, 'DELETE', `/api/v1/events?queue_id=${'0'.repeat(24)}`)
     await each(n, 'POST', '/api/v1/register', REGISTER_BODY)
-    return await measure(server, agent, Array.from({ length: n }, (_, i) => baselinePoll(i)), sender, sockets, log, `fanout N=${n}, baseline`)
+    return await measure([server], agent, Array.from({ length: n }, (_, i) => baselinePoll(i)), sender, sockets, log, `fanout N=${n}, baseline`)
   })
 }
 
@@ -437,7 +451,7 @@ function firstEvent (answer: string): string {
   return JSON.stringify(events[0])
 }
 
-function medianBy<T extends { lastMs: number }> (runs: T[]): { median: T, min: number, max: number } {
+export function medianBy<T extends { lastMs: number }> (runs: T[]): { median: T, min: number, max: number } {
   const sorted = [...runs].sort((a, b) => a.lastMs - b.lastMs)
   return { median: sorted[Math.floor(sorted.length / 2)] as T, min: (sorted[0] as T).lastMs, max: (sorted[sorted.length - 1] as T).lastMs }
 }

@@ -102,8 +102,8 @@ export async function alternate (contenders: Contender[], opts: BenchOptions): P
   return measured
 }
 
-/** A seeded generator (mulberry32): the same rounds give the same interval. */
-function seeded (seed: number): () => number {
+/** A seeded generator (mulberry32): the same rounds give the same interval (and search-setup.ts the same history). */
+export function seeded (seed: number): () => number {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) >>> 0
@@ -138,6 +138,29 @@ export function ratioInterval (rps: number[], baseRps: number[], resamples = 200
   }
   ratios.sort((x, y) => x - y)
   return [ratios[Math.floor(0.025 * resamples)] as number, ratios[Math.ceil(0.975 * resamples) - 1] as number]
+}
+
+export interface PairedRatio {
+  /** median(xs) / median(base) */
+  ratio: number
+  /** Its 95 % bootstrap interval (`ratioInterval`); undefined with fewer than three pairs. */
+  interval: readonly [number, number] | undefined
+  /** The smallest and largest ratio of one pair (round i of xs to round i of base). */
+  min: number
+  max: number
+}
+
+/** The ratio of two contenders' medians of any figure (p50s, fan-out times) measured in alternating pairs, with its spread. */
+export function pairedRatio (xs: number[], base: number[]): PairedRatio {
+  const n = Math.min(xs.length, base.length)
+  const each = Array.from({ length: n }, (_, i) => (xs[i] as number) / (base[i] as number))
+  return { ratio: median(xs) / median(base), interval: ratioInterval(xs, base), min: Math.min(...each), max: Math.max(...each) }
+}
+
+/** `1.23× (95 % interval 1.10–1.40; single pairs 1.05–1.52×)`. */
+export function fmtRatio (r: PairedRatio): string {
+  const interval = r.interval === undefined ? 'no interval with fewer than 3 pairs' : `95 % interval ${r.interval[0].toFixed(2)}–${r.interval[1].toFixed(2)}`
+  return `${r.ratio.toFixed(2)}× (${interval}; single pairs ${r.min.toFixed(2)}–${r.max.toFixed(2)}×)`
 }
 
 /** Medians of each contender, with req/s relative to `baseline` (the first contender by default). */

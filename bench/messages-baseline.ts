@@ -4,6 +4,7 @@
 import Fastify from 'fastify'
 import SQLite from 'better-sqlite3'
 import { parse } from 'node:querystring'
+import { listenAsChild, PAGE_SELECT, pageAnswer, type MessageRow } from './baseline-page.js'
 
 const [file, senderArg] = process.argv.slice(2)
 if (file === undefined || senderArg === undefined) {
@@ -24,27 +25,7 @@ const streamByName = db.prepare<[string], { id: number, name: string }>(
 const insert = db.prepare(`INSERT INTO messages (sender_id, type, stream_id, dm_group_id, topic, topic_key, content,
   content_markdown, search_text, timestamp, last_edit_timestamp, client) VALUES (?, 'stream', ?, NULL, ?, ?, ?, ?, ?, ?, NULL, ?)`)
 
-interface Row {
-  id: number
-  sender_id: number
-  sender_email: string
-  sender_full_name: string
-  type: 'stream' | 'direct'
-  stream_id: number
-  stream_name: string
-  topic: string
-  content: string
-  content_markdown: string
-  timestamp: number
-  last_edit_timestamp: number | null
-  client: string
-  unread: number
-}
-// The reader is the bench's user: a message is unread for them while a row of `unread` says so.
-const page = db.prepare<[number, number, number], Row>(`SELECT m.id, m.sender_id, u.email AS sender_email, u.full_name AS sender_full_name,
-  m.type, m.stream_id, s.name AS stream_name, m.topic, m.content, m.content_markdown, m.timestamp, m.last_edit_timestamp, m.client,
-  EXISTS (SELECT 1 FROM unread WHERE unread.message_id = m.id AND unread.user_id = ?) AS unread
-  FROM messages m JOIN users u ON u.id = m.sender_id LEFT JOIN streams s ON s.id = m.stream_id
+const page = db.prepare<[number, number, number], MessageRow>(`${PAGE_SELECT}
   WHERE m.stream_id = ? ORDER BY m.id DESC LIMIT ?`)
 
 const app = Fastify({ logger: false })
@@ -70,30 +51,7 @@ app.get('/api/v1/messages', async (request, reply) => {
   const narrow = JSON.parse(q.narrow ?? '[]') as Array<{ operator: string, operand: string }>
   const stream = streamByName.get(String(narrow.find((t) => t.operator === 'stream')?.operand ?? '').trim().toLowerCase())
   if (stream === undefined) return await reply.code(400).send({ result: 'error' })
-  // One row more than asked tells whether the page reaches the oldest message, as in Parley.
-  const rows = page.all(senderId, stream.id, numBefore + 1)
-  const kept = rows.slice(0, numBefore).reverse()
-  const messages = kept.map((r) => ({
-    id: r.id,
-    sender_id: r.sender_id,
-    sender_email: r.sender_email,
-    sender_full_name: r.sender_full_name,
-    type: r.type,
-    stream_id: r.stream_id,
-    display_recipient: r.stream_name,
-    topic: r.topic,
-    content: r.content,
-    content_markdown: r.content_markdown,
-    timestamp: r.timestamp,
-    last_edit_timestamp: r.last_edit_timestamp,
-    client: r.client,
-    flags: r.unread === 1 ? [] : ['read']
-  }))
-  return { result: 'success', msg: '', data: { messages, found_anchor: false, found_newest: true, found_oldest: rows.length <= numBefore } }
+  return pageAnswer(page.all(senderId, stream.id, numBefore + 1), numBefore)
 })
 
-const url = await app.listen({ host: '127.0.0.1', port: 0 })
-process.stdout.write(`listening ${url}\n`)
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => { app.close().then(() => { db.close(); process.exit(0) }, () => process.exit(1)) })
-}
+await listenAsChild(app, () => { db.close() })

@@ -2,7 +2,7 @@
 // one public stream, a history of messages), the wrk key-rotation script, and the baseline child.
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { migrate, openDatabase } from '../plugins/app/db/db.js'
+import { migrate, openDatabase, type DB } from '../plugins/app/db/db.js'
 import { renderMarkdown } from '../plugins/app/stores/markdown.js'
 import { searchText, topicKey } from '../plugins/app/stores/narrow.js'
 import { generateApiKey } from '../plugins/app/http/credentials.js'
@@ -46,26 +46,40 @@ export function sampleContent (n: number): string {
   return `Message ${n}: the build on **main** is green again, see [the log](https://ci.example.com/${n}) and \`npm test\`.`
 }
 
-/**
- * Writes users, the stream and `messages` messages straight into a fresh data dir
- * (migrated by Parley's own code) before any server starts: through the API each
- * would count against a rate limit, and the benchmark is not about seeding.
- */
-export async function seed (dataDir: string, users: number, messages: number): Promise<Seeded> {
-  const db = openDatabase(dataDir)
-  try {
-    await migrate(db)
-    const t = Math.floor(Date.now() / 1000)
-    const rows = Array.from({ length: users }, (_, i) => {
+/** What is written: the same users (and API keys), stream and history on every engine it goes to. */
+export interface SeedPlan {
+  users: Array<{ email: string, email_key: string, full_name: string, role: 'member', is_bot: number, bot_type: null, bot_owner_id: null, is_active: number, date_joined: number, api_key: string, password_hash: null }>
+  messages: number
+  t: number
+}
+
+export function seedPlan (users: number, messages: number): SeedPlan {
+  const t = Math.floor(Date.now() / 1000)
+  return {
+    t,
+    messages,
+    users: Array.from({ length: users }, (_, i) => {
       // Same-length emails and names, so every sender's messages have the same size.
       const n = String(i + 1).padStart(5, '0')
       const email = `bench-${n}@example.com`
       return { email, email_key: email, full_name: `Bench user ${n}`, role: 'member' as const, is_bot: 0, bot_type: null, bot_owner_id: null, is_active: 1, date_joined: t, api_key: generateApiKey(), password_hash: null }
     })
+  }
+}
+
+/**
+ * Migrates `db` (SQLite or PostgreSQL, by Parley's own code) and writes the plan's users, the
+ * stream and its history straight into it before any server starts: through the API each
+ * would count against a rate limit, and the benchmark is not about seeding. Closes `db`.
+ */
+export async function seedDatabase (db: DB, plan: SeedPlan): Promise<Seeded> {
+  try {
+    await migrate(db)
+    const { t, messages } = plan
     const ids: number[] = []
     // SQLite caps the variables of one statement: insert in slices.
-    for (let i = 0; i < rows.length; i += 500) {
-      const r = await db.insertInto('users').values(rows.slice(i, i + 500)).returning('id').execute()
+    for (let i = 0; i < plan.users.length; i += 500) {
+      const r = await db.insertInto('users').values(plan.users.slice(i, i + 500)).returning('id').execute()
       ids.push(...r.map((x) => x.id))
     }
     const stream = await db.insertInto('streams').values({ name: STREAM, name_key: STREAM, description: 'Benchmark stream', invite_only: 0, is_archived: 0, date_created: t })
@@ -96,10 +110,15 @@ export async function seed (dataDir: string, users: number, messages: number): P
         await trx.insertInto('messages').values(slice).execute()
       }
     })
-    return { keys: rows.map((u) => basic(u.email, u.api_key)), streamId: stream.id, firstUserId: ids[0] as number }
+    return { keys: plan.users.map((u) => basic(u.email, u.api_key)), streamId: stream.id, firstUserId: ids[0] as number }
   } finally {
     await db.destroy()
   }
+}
+
+/** A fresh data dir seeded with `users` users and `messages` messages (seedDatabase on SQLite). */
+export async function seed (dataDir: string, users: number, messages: number): Promise<Seeded> {
+  return await seedDatabase(openDatabase(dataDir), seedPlan(users, messages))
 }
 
 const script = fileURLToPath(new URL('messages-baseline.js', import.meta.url))

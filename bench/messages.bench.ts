@@ -7,8 +7,10 @@ import { RULES } from '../plugins/app/http/ratelimit.js'
 import { countLines, startParley, type Server } from './children.js'
 import { printProfiles, profiledRun } from './cpuprofile.js'
 import { rotationScript, runWrk, type WrkResult } from './wrk.js'
-import { alternate, median, summarize, type Benchmark, type BenchOptions, type Measured, type Row } from './harness.js'
-import { keyBlocks, sampleContent, seed, startMessagesBaseline, STREAM, SUBSCRIBERS, type KeyBlocks, type Seeded } from './messages-setup.js'
+import { alternate, fmtRatio, median, pairedRatio, summarize, type Benchmark, type BenchOptions, type Measured, type Row } from './harness.js'
+import { keyBlocks, sampleContent, seedDatabase, seedPlan, startMessagesBaseline, STREAM, SUBSCRIBERS, type KeyBlocks, type Seeded } from './messages-setup.js'
+import { openDatabase, openPostgres } from '../plugins/app/db/db.js'
+import { createPostgres, databaseName, dropPostgres, postgresMissing } from './engines.js'
 
 /** A moderate concurrency: the p50 targets are about a server that is busy, not queue-bound. */
 const CONNECTIONS = 8
@@ -85,7 +87,7 @@ function blocks (opts: BenchOptions): KeyBlocks {
 
 function fmt (ms: number): string { return `${ms.toFixed(2)} ms` }
 
-async function runPhase (phase: Phase, opts: BenchOptions, template: string, seeded: Seeded): Promise<Row[]> {
+async function runPhase (phase: Phase, opts: BenchOptions, template: string, seeded: Seeded, pgTemplate: string | undefined): Promise<Row[]> {
   const o = { ...opts, connections: CONNECTIONS }
   opts.log(` ${phase.name}: ${phase.method} ${phase.path.length > 70 ? phase.path.slice(0, 70) + '…' : phase.path}`)
   const { blockSizes, blockStart } = blocks(opts)
@@ -98,6 +100,8 @@ async function runPhase (phase: Phase, opts: BenchOptions, template: string, see
   const parleyOptions = { dir: opts.dir, adminEmail: ADMIN_EMAIL, adminPassword: ADMIN_PASSWORD, rateLimit: true }
 
   const servers: Server[] = []
+  // A copy of the seeded PostgreSQL database for this phase (POST adds messages; GET must read the seeded 5,000).
+  const pgName = pgTemplate === undefined ? undefined : databaseName(slug)
   let rows: Row[]
   try {
     const parley = await startParley({ ...parleyOptions, name: `parley-${slug}`, dataDir: dataParley })
@@ -105,47 +109,73 @@ async function runPhase (phase: Phase, opts: BenchOptions, template: string, see
     const bare = await startMessagesBaseline({ name: `bare-${slug}`, dir: opts.dir, dataDir: dataBare, senderId: seeded.firstUserId })
     servers.push(bare)
     // The last key is used by no wrk run but the last one: one request more stays under the limit.
-    await check(phase, parley, bare, seeded.keys[seeded.keys.length - 1] as string, opts.log)
+    const lastKey = seeded.keys[seeded.keys.length - 1] as string
+    await check(phase, parley, bare, lastKey, opts.log)
+    const parleys: Server[] = [parley]
+    if (pgName !== undefined) {
+      // No Redis: one process, its rate-limit counters in memory as on SQLite.
+      const url = await createPostgres(pgName, pgTemplate)
+      const onPg = await startParley({ ...parleyOptions, name: `parley-pg-${slug}`, dataDir: join(opts.dir, `data-${slug}-pg`), env: { DATABASE_URL: url } })
+      servers.push(onPg)
+      parleys.push(onPg)
+      await check(phase, onPg, bare, lastKey, (line) => { opts.log(line.replace('from Parley', 'from Parley on PostgreSQL')) })
+    }
 
+    const rotated = (run: number): string[] => [String(blockStart(run)), String(blockSizes[run])]
     const measured = await alternate([
       { name: 'bare fastify + sqlite', url: bare.url + phase.path, script },
-      { name: 'parley', url: parley.url + phase.path, script, scriptArgs: (run) => [String(blockStart(run)), String(blockSizes[run])] }
+      { name: 'parley', url: parley.url + phase.path, script, scriptArgs: rotated },
+      ...parleys.slice(1).map((p) => ({ name: 'parley on postgresql', url: p.url + phase.path, script, scriptArgs: rotated }))
     ], o)
     rows = summarize(phase.name, measured)
-    const [bareRun, parleyRun] = measured as [Measured, Measured]
-    const parleyRow = rows[1]
+    const [bareRun, ...parleyRuns] = measured as [Measured, ...Measured[]]
 
     // One request at a time: the latency of the path itself, without waiting behind others.
-    const runs = [parleyRun.warmup, ...parleyRun.rounds]
+    const runCount = opts.rounds + 1
     const single: WrkResult[] = []
-    for (const [m, args] of [[bareRun, undefined], [parleyRun, [String(blockStart(runs.length)), String(blockSizes[runs.length])]]] as const) {
-      const r = await runWrk({ url: m.contender.url, seconds: opts.seconds, connections: 1, script, ...(args === undefined ? {} : { scriptArgs: [...args] }) })
+    for (const [i, m] of measured.entries()) {
+      const args = m === bareRun ? undefined : rotated(runCount)
+      const r = await runWrk({ url: m.contender.url, seconds: opts.seconds, connections: 1, script, ...(args === undefined ? {} : { scriptArgs: args }) })
       single.push(r)
       const bad = r.non2xx + r.socketErrors > 0
-      if (bad) addWarning(rows[m === parleyRun ? 1 : 0], `${r.non2xx} non-2xx, ${r.socketErrors} socket errors at -c1`)
+      if (bad) addWarning(rows[i], `${r.non2xx} non-2xx, ${r.socketErrors} socket errors at -c1`)
       opts.log(`  -c1      ${m.contender.name.padEnd(21)} ${Math.round(r.rps)} req/s, p50 ${fmt(r.p50Ms)}, p99 ${fmt(r.p99Ms)}${bad ? ` (${r.non2xx} non-2xx, ${r.socketErrors} socket errors)` : ''}`)
     }
 
-    const parleyRequests = parleyRun.totalRequests + (single[1]?.requests ?? 0)
-    const perRun = [...runs.map((r) => r?.requests ?? 0), single[1]?.requests ?? 0]
-    const perUser = Math.max(...perRun.map((n, i) => PER_KEY * Math.ceil(n / ((blockSizes[i] as number) * PER_KEY))))
-    opts.log(`  parley: ${parleyRequests} requests, each run on fresh keys, at most ${perUser} requests per user (limit ${PER_USER_BUDGET}/min)`)
-    if (perUser > PER_USER_BUDGET) addWarning(parleyRow, `${perUser} requests per user exceeds the limit`)
-    await parley.stop()
-    const logged = await countLines(parley.logFile, '"responseTime"')
-    opts.log(`  parley's access log: ${logged} lines for ${parleyRequests + 1} requests`)
-    if (logged < parleyRequests) addWarning(parleyRow, 'access log incomplete')
-
-    const p50 = (m: Measured): number => median(m.rounds.map((r) => r.p50Ms))
-    const p99 = (m: Measured): number => median(m.rounds.map((r) => r.p99Ms))
-    for (const m of [bareRun, parleyRun]) {
-      opts.log(`  median of ${opts.rounds} rounds at -c${CONNECTIONS}: ${m.contender.name.padEnd(21)} ${Math.round(median(m.rounds.map((r) => r.rps)))} req/s, p50 ${fmt(p50(m))}, p99 ${fmt(p99(m))}`)
+    for (const [k, run] of parleyRuns.entries()) {
+      const server = parleys[k] as Server
+      const row = rows[k + 1]
+      const requests = run.totalRequests + (single[k + 1]?.requests ?? 0)
+      const perRun = [...[run.warmup, ...run.rounds].map((r) => r?.requests ?? 0), single[k + 1]?.requests ?? 0]
+      const perUser = Math.max(...perRun.map((n, i) => PER_KEY * Math.ceil(n / ((blockSizes[i] as number) * PER_KEY))))
+      opts.log(`  ${run.contender.name}: ${requests} requests, each run on fresh keys, at most ${perUser} requests per user (limit ${PER_USER_BUDGET}/min)`)
+      if (perUser > PER_USER_BUDGET) addWarning(row, `${perUser} requests per user exceeds the limit`)
+      await server.stop()
+      const logged = await countLines(server.logFile, '"responseTime"')
+      opts.log(`  ${run.contender.name}'s access log: ${logged} lines for ${requests + 1} requests`)
+      if (logged < requests) addWarning(row, 'access log incomplete')
     }
-    const met = p50(parleyRun) < phase.targetMs
-    const clean = parleyRow?.warning === ''
-    opts.log(`  target p50 < ${phase.targetMs} ms: ${met ? 'MET' : 'NOT MET'} (parley p50 ${fmt(p50(parleyRun))}${clean ? '' : ', but the run is INVALID'})`)
+
+    const p50s = (m: Measured): number[] => m.rounds.map((r) => r.p50Ms)
+    const p50 = (m: Measured): number => median(p50s(m))
+    const p99 = (m: Measured): number => median(m.rounds.map((r) => r.p99Ms))
+    for (const m of measured) {
+      const range = `rounds ${fmt(Math.min(...p50s(m)))}–${fmt(Math.max(...p50s(m)))}`
+      opts.log(`  median of ${opts.rounds} rounds at -c${CONNECTIONS}: ${m.contender.name.padEnd(21)} ${Math.round(median(m.rounds.map((r) => r.rps)))} req/s, p50 ${fmt(p50(m))} (${range}), p99 ${fmt(p99(m))}`)
+    }
+    for (const [k, run] of parleyRuns.entries()) {
+      const met = p50(run) < phase.targetMs
+      const clean = rows[k + 1]?.warning === ''
+      opts.log(`  target p50 < ${phase.targetMs} ms: ${met ? 'MET' : 'NOT MET'} (${run.contender.name} p50 ${fmt(p50(run))}${clean ? '' : ', but the run is INVALID'})`)
+    }
+    const [sqliteRun, pgRun] = parleyRuns
+    if (sqliteRun !== undefined && pgRun !== undefined) {
+      const r = pairedRatio(p50s(pgRun), p50s(sqliteRun))
+      opts.log(`  p50 PostgreSQL ÷ SQLite: ${fmtRatio(r)}`)
+    }
   } finally {
     await Promise.all(servers.map(async (s) => { await s.stop() }))
+    if (pgName !== undefined) await dropPostgres(pgName)
   }
 
   if (opts.profile) {
@@ -167,17 +197,32 @@ async function runPhase (phase: Phase, opts: BenchOptions, template: string, see
 
 const messages: Benchmark = {
   name: 'messages',
-  description: `POST /api/v1/messages to a public stream (${SUBSCRIBERS} subscribers) and GET /api/v1/messages of ${PAGE} (of ${HISTORY}) through a stream narrow, -c${CONNECTIONS}; rate limits on, access log at info; vs bare Fastify + better-sqlite3`,
+  description: `POST /api/v1/messages to a public stream (${SUBSCRIBERS} subscribers) and GET /api/v1/messages of ${PAGE} (of ${HISTORY}) through a stream narrow, -c${CONNECTIONS}; rate limits on, access log at info; Parley on SQLite and on PostgreSQL (a fresh database, no Redis) vs bare Fastify + better-sqlite3, with the p50 PostgreSQL ÷ SQLite`,
   async run (opts) {
     const { blockSizes, blockStart } = blocks(opts)
     const keysNeeded = blockStart(blockSizes.length)
     const started = Date.now()
     const template = join(opts.dir, 'data-template')
-    const seeded = await seed(template, Math.max(SUBSCRIBERS, keysNeeded), HISTORY)
+    const plan = seedPlan(Math.max(SUBSCRIBERS, keysNeeded), HISTORY)
+    const seeded = await seedDatabase(openDatabase(template), plan)
     opts.log(`  seeded ${seeded.keys.length} users and ${HISTORY} messages in ${((Date.now() - started) / 1000).toFixed(1)} s`)
-    const rows: Row[] = []
-    for (const phase of PHASES) rows.push(...await runPhase(phase, opts, template, seeded))
-    return rows
+    // The same users, keys and history on PostgreSQL, through the same code; each phase runs on a copy.
+    const missing = await postgresMissing()
+    const pgTemplate = missing === undefined ? databaseName() : undefined
+    if (missing !== undefined) opts.log(`  Parley on PostgreSQL skipped: ${missing}`)
+    try {
+      if (pgTemplate !== undefined) {
+        const pgStarted = Date.now()
+        const onPg = await seedDatabase(await openPostgres(await createPostgres(pgTemplate)), plan)
+        if (onPg.firstUserId !== seeded.firstUserId || onPg.streamId !== seeded.streamId) throw new Error('PostgreSQL was seeded with other ids than SQLite')
+        opts.log(`  seeded the same on PostgreSQL (database ${pgTemplate}) in ${((Date.now() - pgStarted) / 1000).toFixed(1)} s`)
+      }
+      const rows: Row[] = []
+      for (const phase of PHASES) rows.push(...await runPhase(phase, opts, template, seeded, pgTemplate))
+      return rows
+    } finally {
+      if (pgTemplate !== undefined) await dropPostgres(pgTemplate)
+    }
   }
 }
 

@@ -9,6 +9,8 @@ import { migrate, openDatabase, openPostgres } from '../plugins/app/db/db.js'
 import { migrations } from '../migrations/index.js'
 import { generateApiKey } from '../plugins/app/http/credentials.js'
 import { searchText } from '../plugins/app/stores/search.js'
+import { createPostgres } from './engines.js'
+import { seeded } from './harness.js'
 
 export const STREAM = 'bench'
 const USERS = 20
@@ -18,18 +20,6 @@ const VOCABULARY = 4000
 const COMMON = 400
 /** The migration before the search index: the history is loaded first, then indexed. */
 const BEFORE_INDEX = '004_webhook_secret'
-
-/** A seeded generator (mulberry32): the same history on every run and both databases. */
-function seeded (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const SYLLABLES = ['ba', 'ko', 'ri', 'tem', 'lo', 'vi', 'nar', 'pe', 'su', 'dan', 'mi', 'gor', 'el', 'tu', 'fa', 'zen', 'ho', 'qui', 'wen', 'ly', 'cas', 'dro']
 
@@ -139,16 +129,7 @@ export async function seedSqlite (dataDir: string, h: History): Promise<Seeded> 
 
 /** A fresh database `name` on the PostgreSQL server of `url` with the history, indexed by migration 005; its URL. */
 export async function seedPostgres (url: string, name: string, h: History): Promise<{ url: string, seeded: Seeded }> {
-  const admin = new pg.Client({ connectionString: url })
-  await admin.connect()
-  try {
-    await admin.query(`drop database if exists ${name}`)
-    await admin.query(`create database ${name}`)
-  } finally {
-    await admin.end()
-  }
-  const dbUrl = new URL(url)
-  dbUrl.pathname = `/${name}`
+  const dbUrl = new URL(await createPostgres(name, undefined, url))
   const t = h.t
   const db = await openPostgres(dbUrl.toString())
   try {
@@ -176,10 +157,4 @@ export async function seedPostgres (url: string, name: string, h: History): Prom
   } finally {
     await db.destroy()
   }
-}
-
-export async function dropPostgres (url: string, name: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: url })
-  await admin.connect()
-  try { await admin.query(`drop database if exists ${name} with (force)`) } finally { await admin.end() }
 }

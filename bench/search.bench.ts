@@ -8,9 +8,10 @@ import { fileURLToPath } from 'node:url'
 import { startChild, startParley, type Server } from './children.js'
 import { runWrk, type WrkResult } from './wrk.js'
 import { alternate, median, summarize, type Benchmark, type BenchOptions, type Contender, type Row } from './harness.js'
-import { dropPostgres, history, searchWords, seedPostgres, seedSqlite, type Seeded } from './search-setup.js'
+import { history, searchWords, seedPostgres, seedSqlite, type Seeded } from './search-setup.js'
 import { pageQueryOf } from '../plugins/app/stores/message-query.js'
 import { openPostgres } from '../plugins/app/db/db.js'
+import { dropPostgres } from './engines.js'
 import { searchFilter } from '../plugins/app/stores/narrow.js'
 
 const MESSAGES = Number(process.env.SEARCH_MESSAGES ?? 1_000_000)
@@ -183,7 +184,7 @@ const search: Benchmark = {
     try {
       return await measure(opts, seeded, dataDir, pgUrl, words)
     } finally {
-      if (pgUrl !== undefined) await dropPostgres(PG_URL, PG_DATABASE)
+      if (pgUrl !== undefined) await dropPostgres(PG_DATABASE, PG_URL)
     }
   }
 }

@@ -9,6 +9,7 @@ t.test('every variable has its documented default', async (t) => {
     port: 9991,
     dataDir: './data',
     databaseUrl: undefined,
+    statementTimeoutMs: 10000,
     redisUrl: undefined,
     redisPrefix: 'parley:',
     adminEmail: undefined,
@@ -43,12 +44,14 @@ t.test('good values are read', async (t) => {
     PARLEY_STATIC_DIR: 'static',
     DATABASE_URL: 'postgres://parley@db.example.com:5432/parley',
     REDIS_URL: 'redis://cache.example.com:6379/2',
-    PARLEY_REDIS_PREFIX: 'acme:'
+    PARLEY_REDIS_PREFIX: 'acme:',
+    PARLEY_DB_STATEMENT_TIMEOUT_MS: '30000'
   }), {
     host: '0.0.0.0',
     port: 0,
     dataDir: '/var/lib/parley',
     databaseUrl: 'postgres://parley@db.example.com:5432/parley',
+    statementTimeoutMs: 30000,
     redisUrl: 'redis://cache.example.com:6379/2',
     redisPrefix: 'acme:',
     adminEmail: 'boss@example.com',
@@ -130,4 +133,15 @@ t.test('DATABASE_URL and REDIS_URL select PostgreSQL and Redis; other schemes an
     [{ REDIS_URL: 'redis://local host' }, 'REDIS_URL'],
     [{ PARLEY_REDIS_PREFIX: 'has space' }, 'PARLEY_REDIS_PREFIX']
   ] as Array<[Record<string, string>, string]>) refuses(t, env, variable)
+})
+
+t.test('PARLEY_DB_STATEMENT_TIMEOUT_MS: milliseconds from 0 (none set) to a day; anything else is refused, named', async (t) => {
+  t.equal(loadConfig({ PARLEY_DB_STATEMENT_TIMEOUT_MS: '0' }).statementTimeoutMs, 0)
+  t.equal(loadConfig({ PARLEY_DB_STATEMENT_TIMEOUT_MS: '250' }).statementTimeoutMs, 250)
+  t.equal(loadConfig({ PARLEY_DB_STATEMENT_TIMEOUT_MS: '86400000' }).statementTimeoutMs, 86_400_000)
+  t.equal(loadConfig({ PARLEY_DB_STATEMENT_TIMEOUT_MS: '' }).statementTimeoutMs, 10_000, 'empty is unset')
+  for (const value of ['-1', '1.5', '10s', 'off', '86400001', '1e4']) refuses(t, { PARLEY_DB_STATEMENT_TIMEOUT_MS: value }, 'PARLEY_DB_STATEMENT_TIMEOUT_MS')
+  let message = ''
+  try { loadConfig({ PARLEY_DB_STATEMENT_TIMEOUT_MS: '10s' }) } catch (err) { message = (err as Error).message }
+  t.equal(message, 'PARLEY_DB_STATEMENT_TIMEOUT_MS: must be an integer from 0 to 86400000 (got "10s")')
 })

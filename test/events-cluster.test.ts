@@ -1,8 +1,10 @@
-// Real Parley processes on one SQLite data dir and one Redis prefix: a process killed with
-// SIGKILL while holding a client's long-poll loses no event and repeats none; two processes
-// starting at once both serve one queue.
+// Real Parley processes on one database (SQLite, or a PostgreSQL schema when the run sets
+// PARLEY_TEST_DATABASE_URL) and one Redis prefix: a process killed with SIGKILL while holding a
+// client's long-poll loses no event and repeats none; two processes starting at once both serve
+// one queue. test/cluster.test.ts does the same and more behind nginx, on the engines only.
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { Server } from '../bench/children.js'
 import { cluster, request } from './fixtures/cluster.js'
 import { noRedis } from './fixtures/events-redis.js'
 
@@ -13,7 +15,7 @@ else {
     const c = await cluster(t, ['ann@example.com'])
     const owner = c.users['owner@example.com']!
     const ann = c.users['ann@example.com']!
-    const [a, b] = await Promise.all([c.start('a'), c.start('b')])
+    const [a, b] = await c.startAll(['a', 'b']) as [Server, Server]
 
     const reg = await request(b.url, 'POST', '/register', ann.auth, { event_types: '["message"]' })
     t.equal(reg.status, 200)
@@ -79,7 +81,7 @@ else {
     const c = await cluster(t, ['ann@example.com'])
     const owner = c.users['owner@example.com']!
     const ann = c.users['ann@example.com']!
-    const [a, b] = await Promise.all([c.start('a'), c.start('b')])
+    const [a, b] = await c.startAll(['a', 'b']) as [Server, Server]
     const reg = await request(a.url, 'POST', '/register', ann.auth, { event_types: '["message"]' })
     t.equal(reg.status, 200)
     const q: string = reg.body.data.queue_id

@@ -59,6 +59,39 @@ else {
     t.same(rest.body.data.events, [{ id: 3, type: 'presence', n: 3 }], 'the next id after 2, published through B')
   })
 
+  t.test('a GET waiting for its own process\'s fan-outs acknowledges before a wake-up reads: no acknowledged event comes back', async (t) => {
+    // The operator's check found it: a wake-up that came while the GET waited for this process's
+    // appends (read your writes) read the queue before the POLL had acknowledged anything.
+    const { app: a, owner } = await buildPair(t)
+    const q = await registerQueue(a, owner, { event_types: ['realm_user'] })
+    const rename = (n: number): void => {
+      a.bus.publish({ type: 'realm_user', op: 'update', person: { user_id: owner.id, full_name: `Name ${n}` } }, { kind: 'users', userIds: [owner.id] })
+    }
+    let last = -1
+    let n = 0
+    for (let round = 0; round < 30; round++) {
+      rename(n++)
+      await settled(a)
+      last++
+      // Events published now are still being appended when the GET reaches the queue.
+      for (let i = 0; i < 5; i++) rename(n++)
+      const res = await call(a, owner, 'GET', `/events?queue_id=${q}&last_event_id=${last}`)
+      t.equal(res.status, 200)
+      const ids: number[] = res.body.data.events.map((e: { id: number }) => e.id)
+      if (ids.some((id) => id <= last)) {
+        t.fail(`round ${round}: acknowledged events came back: last_event_id=${last}, got ${JSON.stringify(ids)}`)
+        return
+      }
+      // The rest of this round's events, acknowledged by the next round's GET.
+      await settled(a)
+      last = Math.max(last, ...ids)
+      const rest = await call(a, owner, 'GET', `/events?queue_id=${q}&last_event_id=${last}&dont_block=true`)
+      const more: number[] = rest.body.data.events.map((e: { id: number }) => e.id)
+      last = Math.max(last, ...more)
+    }
+    t.pass('30 rounds, no acknowledged event answered again')
+  })
+
   t.test('DELETE through B answers the poll held through A; then A says BAD_EVENT_QUEUE_ID', async (t) => {
     const { app: a, b, owner } = await buildPair(t)
     const q = await registerQueue(a, owner)

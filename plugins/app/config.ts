@@ -11,6 +11,8 @@ export interface Config {
   dataDir: string
   /** DATABASE_URL: PostgreSQL instead of the embedded SQLite database (SPEC §11). */
   databaseUrl: string | undefined
+  /** PARLEY_DB_STATEMENT_TIMEOUT_MS: on PostgreSQL, a statement running longer is cancelled (its request a 503); 0 = none set. */
+  statementTimeoutMs: number
   /** REDIS_URL: Redis for everything shared between processes (SPEC §11). */
   redisUrl: string | undefined
   /** PARLEY_REDIS_PREFIX: the prefix of every Redis key and channel, so organizations can share a Redis. */
@@ -101,6 +103,7 @@ export function loadConfig (env: Env = process.env): Config {
     port,
     dataDir: str(env, 'PARLEY_DATA_DIR') ?? './data',
     databaseUrl,
+    statementTimeoutMs: int(env, 'PARLEY_DB_STATEMENT_TIMEOUT_MS', 10_000, 0, 86_400_000),
     redisUrl,
     redisPrefix,
     adminEmail,

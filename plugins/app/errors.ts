@@ -5,7 +5,7 @@ import type { Socket } from 'node:net'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { LOCALES_DIR } from './locales-dir.js'
-import { isDatabaseUnavailable } from './db/engine-errors.js'
+import { isDatabaseBusy, isDatabaseUnavailable } from './db/engine-errors.js'
 
 /** `/api/v1` or `/json`, alone or followed by `/` or `?`. */
 export function isApiPath (url: string): boolean {
@@ -144,6 +144,9 @@ export function reason (key: ReasonKey, vars: Vars = {}): Keyed {
 
 type CsrfReason = Extract<ReasonKey, `error.why.csrf_${string}`>
 
+/** Retry-After of a 503 for a busy database: the conflict or the runaway query is usually over by then. */
+export const BUSY_RETRY_AFTER_SECONDS = 1
+
 /**
  * The errors of the contract, made in one place so every msg reads the same. Each
  * takes the locale key of its msg (and its variables): the English text, and every
@@ -187,6 +190,8 @@ export const errors = {
   rateLimited: (retryAfter: number) =>
     new ParleyError('RATE_LIMIT_HIT', 'error.rate_limited', {}, { 'retry-after': retryAfter }, { 'retry-after': String(retryAfter) }),
   notReady: () => new ParleyError('SERVER_NOT_READY', 'error.not_ready'),
+  /** The database gave up on the request (a conflict after its retries, a statement timeout): rolled back, worth a retry soon. */
+  databaseBusy: () => new ParleyError('SERVER_NOT_READY', 'error.database_busy', {}, {}, { 'retry-after': String(BUSY_RETRY_AFTER_SECONDS) }),
   internal: () => new ParleyError('INTERNAL_SERVER_ERROR', 'error.internal'),
   /** A URL whose percent-encoding does not decode (Fastify's FST_ERR_BAD_URL). */
   badUrl: () => new ParleyError('BAD_REQUEST', 'error.malformed_url'),
@@ -247,6 +252,8 @@ export function toParleyError (err: unknown, contentType = ''): ParleyError | un
   if (err instanceof ParleyError) return err
   // PostgreSQL down, restarting or out of connections: the client may retry (SPEC §2), nothing was half-written.
   if (isDatabaseUnavailable(err)) return errors.notReady()
+  // A deadlock or serialization failure still lost after its retries, or a statement timeout: rolled back, nothing written.
+  if (isDatabaseBusy(err)) return errors.databaseBusy()
   if (typeof err === 'object' && err !== null) return fromFastify(err as FastifyError, contentType)
   return undefined
 }

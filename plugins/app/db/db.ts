@@ -180,19 +180,23 @@ export function isPostgres (db: Kysely<any>): boolean {
 }
 
 /**
- * PostgreSQL at `url` (a postgres:// URL, its search_path choosing the schema) through a pool.
- * The driver is loaded here, so the embedded mode never loads it.
+ * PostgreSQL at `url` (a postgres:// URL, its search_path choosing the schema) through a pool,
+ * each statement limited by `options.statementTimeoutMs`, each transaction retried after a lost
+ * conflict (postgres.ts). The driver is loaded here, so the embedded mode never loads it.
  */
 export async function openPostgres (url: string, options: PoolOptions = {}): Promise<DB> {
-  const { postgresDialect } = await import('./postgres.js')
-  return new Kysely<Database>({ dialect: postgresDialect(url, options).dialect })
+  const { postgresDialect, RetryingKysely } = await import('./postgres.js')
+  return new RetryingKysely<Database>({ dialect: postgresDialect(url, options).dialect })
 }
 
 export default fp(async function dbPlugin (app: FastifyInstance) {
   const url = app.config.databaseUrl
   const db = url === undefined
     ? openDatabase(app.config.dataDir)
-    : await openPostgres(url, { onError: (err) => { app.log.warn({ err }, 'database connection lost') } })
+    : await openPostgres(url, {
+      statementTimeoutMs: app.config.statementTimeoutMs,
+      onError: (err) => { app.log.warn({ err }, 'database connection lost') }
+    })
   try {
     await migrate(db)
   } catch (err) {

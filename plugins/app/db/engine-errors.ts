@@ -29,3 +29,23 @@ export function isUniqueViolation (err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code
   return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
 }
+
+/**
+ * PostgreSQL's deadlock_detected (40P01) and serialization_failure (40001): the transaction lost
+ * to a concurrent one and was rolled back; run again, it normally succeeds (postgres.ts retries).
+ */
+export function isTransientConflict (err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  return code === '40P01' || code === '40001'
+}
+
+/**
+ * Whether `err` says the database is too busy to answer now (503 SERVER_NOT_READY with
+ * Retry-After, SPEC §2), the request's transaction rolled back: a conflict still lost after
+ * its retries, or a statement cancelled by statement_timeout (57014 query_canceled) or
+ * lock_timeout (55P03 lock_not_available).
+ */
+export function isDatabaseBusy (err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  return isTransientConflict(err) || code === '57014' || code === '55P03'
+}

@@ -112,14 +112,23 @@ export class RedisEvents implements EventsService {
     const cached = this.fanout.cache.get(queueId)
     return new Promise<Batch>((resolve, reject) => {
       let hold: Hold | undefined
-      if (holding) {
-        // Held before the read, so a wake-up that comes while it runs reads again (after it, on the same connection).
-        hold = { id: queueId, userId: user.user_id, token, since: Date.now(), resolve, beating: false, next: undefined }
-        this.holds.set(queueId, hold)
-        if (cached !== undefined) cached.waiter = { answer: () => {}, since: hold.since }
-        res.once('close', () => { if (hold !== undefined) this.release(hold) })
-      }
+      let left = false
+      if (holding) res.once('close', () => { left = true; if (hold !== undefined) this.release(hold) })
       const poll = (): void => {
+        if (holding) {
+          // The client left while this GET waited: nothing to hold, nobody to answer.
+          if (left) { resolve({ events: [], queue_id: queueId }); return }
+          // Held from the moment the POLL is sent, not before: a wake-up that comes while it runs
+          // reads after it on the same connection, so the READ sees the POLL's acknowledgement.
+          // A READ sent earlier (while this GET waited for the fan-outs below) would answer with
+          // events the client had already acknowledged.
+          hold = { id: queueId, userId: user.user_id, token, since: Date.now(), resolve, beating: false, next: undefined }
+          // One GET holds a queue here at a time: one that came while this one waited is answered now.
+          const other = this.holds.get(queueId)
+          if (other !== undefined) this.answer(other, [])
+          this.holds.set(queueId, hold)
+          if (cached !== undefined) cached.waiter = { answer: () => {}, since: hold.since }
+        }
         this.run('parleyPoll', [queueId, user.user_id, lastEventId ?? '', Date.now(), token, holding ? 1 : 0, 2 * this.heartbeatMs, cached === undefined ? 1 : 0])
           .then((r) => {
             if (r === null) {

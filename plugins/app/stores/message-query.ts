@@ -1,5 +1,5 @@
 // The one select every message read goes through, the rule of who may read a message, and the page query.
-import type { ExpressionBuilder, Transaction } from 'kysely'
+import { sql, type ExpressionBuilder, type SqlBool, type Transaction } from 'kysely'
 import type { Database, DB } from '../db/db.js'
 import { Prepared } from '../db/compiled.js'
 import { isSqlite, narrowBind, narrowShape, narrowWhere, type NarrowFilter } from './narrow.js'
@@ -52,17 +52,39 @@ export function pageShape (anchor: Anchor, filters: NarrowFilter[]): string {
 }
 
 /**
+ * The search an SQLite page reads through FTS5 (the first term not negated and with words), and
+ * the other terms. Joined to messages and read in rowid order, FTS5 hands over matches newest
+ * (or oldest) first and the LIMIT stops it early; as `id IN (select rowid …)` SQLite would first
+ * collect every match, all of them for a word in most messages (docs/decisions.md 48).
+ */
+function ftsDriven (filters: NarrowFilter[]): { query: string, rest: NarrowFilter[] } | undefined {
+  const i = filters.findIndex((f) => f.op === 'search' && !f.negated && f.query !== null)
+  const f = filters[i]
+  if (f === undefined || f.op !== 'search' || f.query === null) return undefined
+  return { query: f.query, rest: filters.filter((_, j) => j !== i) }
+}
+
+/**
  * Up to `before` rows older than the anchor (newest first) and up to `after` from the anchor on,
  * one query. Each side is read even when its count is 0: its one extra row answers found_oldest/found_newest.
  */
 function pageQuery (db: Db, kind: 'id' | 'newest' | 'oldest', p: PageValues, filters: NarrowFilter[]) {
-  const base = selectMessages(db, p.user as number).where(readableBy(p.user as number)).where(narrowWhere(filters, isSqlite(db)))
+  const sqlite = isSqlite(db)
+  const fts = sqlite ? ftsDriven(filters) : undefined
+  const readable = selectMessages(db, p.user as number).where(readableBy(p.user as number))
+  // Ordered and bounded by messages_fts.rowid (= messages.id) when FTS5 drives: only then does it read in that order.
+  const base = fts === undefined
+    ? readable.where(narrowWhere(filters, sqlite))
+    : readable.innerJoin(sql<{ rowid: number }>`messages_fts`.as('messages_fts'), 'messages_fts.rowid', 'messages.id')
+      .where(sql<SqlBool>`messages_fts match ${fts.query}`)
+      .where((eb) => narrowWhere(fts.rest, sqlite)(eb as unknown as ExpressionBuilder<Database, 'messages'>))
+  const id = fts === undefined ? sql.ref<number>('messages.id') : sql.ref<number>('messages_fts.rowid')
   const wantBefore = kind !== 'oldest'
   const wantAfter = kind !== 'newest'
-  const before = kind === 'id' ? base.where('messages.id', '<', p.anchor as number) : base
-  const after = kind === 'id' ? base.where('messages.id', '>=', p.anchor as number) : base
-  const beforeQ = before.orderBy('messages.id', 'desc').limit(p.before as number)
-  const afterQ = after.orderBy('messages.id', 'asc').limit(p.after as number)
+  const before = kind === 'id' ? base.where(id, '<', p.anchor as number) : base
+  const after = kind === 'id' ? base.where(id, '>=', p.anchor as number) : base
+  const beforeQ = before.orderBy(id, 'desc').limit(p.before as number)
+  const afterQ = after.orderBy(id, 'asc').limit(p.after as number)
   return wantBefore && wantAfter
     ? db.selectFrom(beforeQ.as('b')).selectAll().unionAll(db.selectFrom(afterQ.as('a')).selectAll())
     : wantBefore ? beforeQ : afterQ
@@ -97,15 +119,25 @@ export function pageQueryOf (db: Db, userId: number, anchor: Anchor, numBefore: 
  */
 function firstUnreadQuery (db: Db, p: PageValues, filters: NarrowFilter[]) {
   const user = p.user as number
-  return db.selectFrom('messages')
+  const sqlite = isSqlite(db)
+  const fts = sqlite ? ftsDriven(filters) : undefined
+  const from = db.selectFrom('messages')
     .leftJoin('streams', 'streams.id', 'messages.stream_id')
     .select('messages.id')
-    .where('messages.id', '>=', (eb) => eb.selectFrom('unread_floors').select((eb) => eb.fn.min('unread_floors.floor').as('floor'))
+  // As for pages (pageQuery): FTS5 read in rowid order from the floor on, when a search drives.
+  const base = fts === undefined
+    ? from.where(narrowWhere(filters, sqlite))
+    : from.innerJoin(sql<{ rowid: number }>`messages_fts`.as('messages_fts'), 'messages_fts.rowid', 'messages.id')
+      .where(sql<SqlBool>`messages_fts match ${fts.query}`)
+      .where((eb) => narrowWhere(fts.rest, sqlite)(eb as unknown as ExpressionBuilder<Database, 'messages'>))
+  const id = fts === undefined ? sql.ref<number>('messages.id') : sql.ref<number>('messages_fts.rowid')
+  return base
+    .where(id, '>=', (eb) => eb.selectFrom('unread_floors').select((eb) => eb.fn.min('unread_floors.floor').as('floor'))
       .where('unread_floors.user_id', '=', user))
     .where((eb) => eb.exists(eb.selectFrom('unread').select('unread.message_id')
       .whereRef('unread.message_id', '=', 'messages.id').where('unread.user_id', '=', user)))
-    .where(readableBy(user)).where(narrowWhere(filters, isSqlite(db)))
-    .orderBy('messages.id', 'asc').limit(1)
+    .where(readableBy(user))
+    .orderBy(id, 'asc').limit(1)
 }
 
 /** The first-unread query of this narrow's shape, with placeholders in place of its values. */
