@@ -5,9 +5,8 @@ import t from 'tap'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { startChild, type Server } from '../bench/children.js'
 import { cluster, request } from './fixtures/cluster.js'
-import { noRedis, REDIS_URL } from './fixtures/events-redis.js'
+import { noRedis } from './fixtures/events-redis.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
@@ -19,15 +18,8 @@ else {
     const owner = c.users['owner@example.com']!
     const ann = c.users['ann@example.com']!
     const b = await c.start('b')
-    const a: Server = await startChild({
-      name: 'a',
-      script: join(root, 'server.ts'),
-      nodeArgs: ['--import', import.meta.resolve('tsx'), '--import', join(root, 'test/fixtures/die-before-append.ts')],
-      dir: c.dir,
-      env: { HOST: '127.0.0.1', PORT: '0', PARLEY_DATA_DIR: c.dataDir, PARLEY_RATE_LIMIT: 'off', LOG_LEVEL: 'info', REDIS_URL, PARLEY_REDIS_PREFIX: c.prefix },
-      urlPattern: /"url":"(http:\/\/[^"]+)"/
-    })
-    t.teardown(() => { try { process.kill(a.pid, 'SIGKILL') } catch {} })
+    // On the cluster's database (PostgreSQL in the engines run) and Redis prefix, like b.
+    const a = await c.start('a', { LOG_LEVEL: 'info' }, [join(root, 'test/fixtures/die-before-append.ts')])
 
     const reg = await request(b.url, 'POST', '/register', ann.auth, { event_types: '["message"]' })
     t.equal(reg.status, 200)
