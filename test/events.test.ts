@@ -127,6 +127,13 @@ t.test('narrow: a narrowed queue receives only the message events that match it'
   t.equal(bad.status, 400)
   t.equal(bad.body.code, 'REQUEST_VARIABLE_INVALID')
   t.equal(bad.body.var_name, 'narrow')
+
+  // Found by test/fuzz.test.ts: an element with no operator at all was a 500.
+  const none = await call(app, owner, 'POST', '/register', { narrow: '[{}]' })
+  t.equal(none.status, 400)
+  t.equal(none.body.code, 'REQUEST_VARIABLE_INVALID')
+  t.equal(none.body.var_name, 'narrow')
+  t.match(none.body.msg, /undefined/)
 })
 
 t.test('a held GET with nothing pending is answered by a heartbeat after PARLEY_HEARTBEAT_SECONDS', async (t) => {

@@ -39,7 +39,7 @@ export function parseNarrow (raw: unknown[]): NarrowTerm[] {
     } else {
       throw errors.invalid('narrow', 'error.why.narrow_element')
     }
-    if (typeof operator !== 'string' || !OPERATORS.has(operator)) throw errors.invalid('narrow', 'error.why.unknown_operator', { operator: JSON.stringify(operator) })
+    if (typeof operator !== 'string' || !OPERATORS.has(operator)) throw errors.invalid('narrow', 'error.why.unknown_operator', { operator: JSON.stringify(operator) ?? String(operator) })
     if (operator === 'dm') {
       if (typeof operand === 'string') operand = operand.split(',').map((s) => s.trim()).filter((s) => s !== '')
       if (!Array.isArray(operand) || !operand.every((x) => typeof x === 'string' || Number.isInteger(x))) {
