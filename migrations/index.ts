@@ -6,6 +6,7 @@ import * as m003 from './003_unread.js'
 import * as m004 from './004_webhook_secret.js'
 import * as m005 from './005_search.js'
 import * as m006 from './006_outbox.js'
+import * as m007 from './007_unread_unchecked.js'
 
 export const migrations: Record<string, Migration> = {
   '001_users': m001,
@@ -13,5 +14,6 @@ export const migrations: Record<string, Migration> = {
   '003_unread': m003,
   '004_webhook_secret': m004,
   '005_search': m005,
-  '006_outbox': m006
+  '006_outbox': m006,
+  '007_unread_unchecked': m007
 }

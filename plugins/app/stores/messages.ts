@@ -311,6 +311,8 @@ export class MessageStore {
       const message = await this.getVisible(actor, id, trx)
       if (message.sender_id !== actor.user_id && !isAdmin(actor)) throw errors.forbidden('error.cannot_delete_message')
       const audience = await this.audienceOf(message, trx)
+      // Its unread rows first: on PostgreSQL no foreign key cascades them (migrations/007).
+      await trx.deleteFrom('unread').where('message_id', '=', id).execute()
       await trx.deleteFrom('messages').where('id', '=', id).execute()
       const event: BusEvent = { type: 'delete_message', message_id: id, message_type: message.type }
       if (message.type === 'stream') { event.stream_id = message.stream_id; event.topic = message.topic }
