@@ -89,6 +89,8 @@ else {
     const { app: a, b, owner, createUser } = await buildPair(t)
     const ann = await createUser('ann@example.com')
     const q = await registerQueue(a, ann, { event_types: ['message', 'update_message', 'delete_message'] })
+    // Filtered by the publisher, not by Redis: appended by the second step, under its own guard.
+    const narrowed = await registerQueue(b, ann, { event_types: ['message', 'update_message'], narrow: [['dm', owner.email]] })
     const caught = swallow(t, a)
     const sent = await call(a, owner, 'POST', '/messages', { type: 'direct', to: JSON.stringify([ann.id]), content: 'raced' })
     t.equal(await edit(a, owner, sent.body.data.id, 'raced again'), 200)
@@ -107,6 +109,9 @@ else {
     t.equal(res.status, 200)
     t.match(res.body.data.events, [{ id: 0, type: 'message', message: { content: '<p>raced</p>' } }, { id: 1, type: 'update_message', content: 'raced again' }])
     t.equal(res.body.data.events.length, 2, 'each event once')
+    const other = await call(a, ann, 'GET', `/events?queue_id=${narrowed}&last_event_id=-1&dont_block=true`)
+    t.match(other.body.data.events, [{ id: 0, type: 'message', message: { content: '<p>raced</p>' } }, { id: 1, type: 'update_message', content: 'raced again' }])
+    t.equal(other.body.data.events.length, 2, 'each event once in a narrowed queue too')
     t.equal(await outboxRows(a), 0)
   })
 

@@ -171,6 +171,30 @@ else {
     t.same(res.body.data.events, [{ id: 0, type: 'message', message: fake(2, 'Lunch'), flags: [] }])
   })
 
+  t.test('queues registered elsewhere filter as in-process, whether Redis or the publisher applies the filter', async (t) => {
+    const { app: a, b, owner } = await buildPair(t)
+    // Redis filters the first three alone (no narrow, plain type names); the publisher, the last two.
+    const everything = await registerQueue(b, owner, {})
+    const messages = await registerQueue(b, owner, { event_types: ['message'] })
+    const typing = await registerQueue(b, owner, { event_types: ['typing'] })
+    const lunch = await registerQueue(b, owner, { event_types: ['message'], narrow: [['topic', 'lunch']] })
+    const odd = await registerQueue(b, owner, { event_types: ['message', 'a,b'] })
+    const fake = (id: number, topic: string, sender = 999): Record<string, unknown> => ({ id, sender_id: sender, type: 'stream', stream_id: 1, display_recipient: 'general', topic, content: 'x' })
+    a.bus.publish({ type: 'message', message: fake(1, 'dinner') }, { kind: 'users', userIds: [owner.id] })
+    a.bus.publish({ type: 'typing', op: 'start' }, { kind: 'all' })
+    a.bus.publish({ type: 'message', message: fake(2, 'Lunch', owner.id) }, { kind: 'users', userIds: [owner.id, owner.id] })
+    a.bus.publish({ type: 'heartbeat' }, { kind: 'users', userIds: [owner.id] })
+    await settled(a)
+    const pending = async (q: string): Promise<unknown> => (await call(b, owner, 'GET', `/events?queue_id=${q}&dont_block=true`)).body.data.events
+    const unread = (id: number): Record<string, unknown> => ({ type: 'message', message: fake(1, 'dinner'), flags: [], id })
+    const own = (id: number): Record<string, unknown> => ({ type: 'message', message: fake(2, 'Lunch', owner.id), flags: ['read'], id })
+    t.same(await pending(everything), [unread(0), { id: 1, type: 'typing', op: 'start' }, own(2), { id: 3, type: 'heartbeat' }], 'every type; the sender\'s own message flagged read, once though listed twice')
+    t.same(await pending(messages), [unread(0), own(1), { id: 2, type: 'heartbeat' }], 'messages, and the heartbeat every queue takes')
+    t.same(await pending(typing), [{ id: 0, type: 'typing', op: 'start' }, { id: 1, type: 'heartbeat' }])
+    t.same(await pending(lunch), [own(0), { id: 1, type: 'heartbeat' }], 'the narrow, applied by the publisher')
+    t.same(await pending(odd), [unread(0), own(1), { id: 2, type: 'heartbeat' }], 'a type name with a comma, filtered by the publisher')
+  })
+
   t.test('a process restart changes nothing for the queues: no file, no restart event, ids continue', async (t) => {
     const { app: a, b, owner, dataDir, prefix } = await buildPair(t)
     const q = await registerQueue(a, owner, { event_types: ['presence'] })

@@ -161,6 +161,29 @@ export function payloadFor (d: Dispatching, q: EventQueue): string | undefined {
   return (d.unread ??= stringifyWithFlags(event, '[]'))
 }
 
+/**
+ * A queue's filter in the form Redis's FANOUT script applies alone (events-redis-lua.ts): '*'
+ * (every type) or ',a,b,' (these types), for a queue without a narrow whose type names hold no
+ * comma; else undefined, and the publisher filters with payloadFor. The same rule as `wants`.
+ */
+export function redisFilter (eventTypes: string[] | null, narrow: unknown[]): string | undefined {
+  if (narrow.length > 0) return undefined
+  if (eventTypes === null) return '*'
+  if (eventTypes.some((t) => t.includes(','))) return undefined
+  return `,${eventTypes.join(',')},`
+}
+
+/** What FANOUT appends for a dispatch: whether every queue takes its type, its payload, and the sender's (message events). */
+export function plainPayloads (d: Dispatching): { always: boolean, payload: string, sender?: { id: string, payload: string } } {
+  const event = d.event
+  const always = ALWAYS.has(event.type)
+  if (event.type !== 'message') return { always, payload: (d.json ??= stringify(event)) }
+  const payload = (d.unread ??= stringifyWithFlags(event, '[]'))
+  const sender = d.message?.sender_id
+  if (typeof sender !== 'number') return { always, payload }
+  return { always, payload, sender: { id: String(sender), payload: (d.read ??= stringifyWithFlags(event, '["read"]')) } }
+}
+
 export class QueueRegistry {
   readonly queues = new Map<string, EventQueue>()
   private readonly byUser = new Map<number, Own>()

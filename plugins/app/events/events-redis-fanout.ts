@@ -1,11 +1,12 @@
-// The fan-out of a published event into the Redis queues, done by the publishing process:
-// the audience's queue ids from Redis, the same filter as in-process (payloadFor), one APPEND
-// script per event. Appends run in publish order, so every queue sees events in that order.
-// An event with an outbox row (events-outbox.ts) is appended once per row, whoever publishes it.
+// The fan-out of a published event into the Redis queues, done by the publishing process: one
+// FANOUT script resolves the audience and appends to the queues without a narrow; the few it
+// cannot decide get the same filter as in-process (payloadFor) and one APPEND. Events are
+// appended in publish order, so every queue sees them in that order. An event with an outbox
+// row (events-outbox.ts) is appended once per row, whoever publishes it.
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { Published } from './bus.js'
-import { CAPS, EventQueue, dispatching, payloadFor } from './events-queue.js'
+import { CAPS, EventQueue, dispatching, payloadFor, plainPayloads, type Dispatching } from './events-queue.js'
 import { OUTBOX } from './events-outbox.js'
 import type { Run } from './events-redis.js'
 
@@ -38,17 +39,11 @@ export class RedisFanout {
 
   publish (p: Published): void {
     this.inflight++
-    // Audiences are resolved concurrently; the appends are chained, in publish order.
-    const plan = this.plan(p)
+    // Chained: each event's appends are in Redis before the next event's begin, so every queue
+    // sees this process's events in publish order.
     this.tail = this.tail.then(async () => {
       try {
-        const { payloads, targets } = await plan
-        if (targets.length > 0) {
-          const guard = p.outboxId === undefined ? ['', 0] : [p.outboxId, OUTBOX.guardSecs]
-          // null: the row's event was appended before (its publisher and a recovery raced).
-          const missing = await this.run('parleyAppend', [CAPS.pendingPerQueue, ...guard, payloads.length, ...payloads, ...targets]) as string[] | null
-          for (const id of missing ?? []) this.cache.delete(id)
-        }
+        await this.fanout(p)
         if (p.outboxId !== undefined) this.appended(p.outboxId)
       } catch (err) {
         // An outbox row stays and is published again once Redis answers: its queues miss nothing.
@@ -60,22 +55,38 @@ export class RedisFanout {
     })
   }
 
-  private async plan ({ event, audience }: Published): Promise<Plan> {
-    let ids: string[]
-    if (audience.kind === 'all') ids = await this.cmd.zrange(`${this.p}ev:exp`, 0, -1)
-    else if (audience.userIds.length === 0) return { payloads: [], targets: [] }
-    else ids = await this.run('parleyResolve', [...new Set(audience.userIds)]) as string[]
+  /**
+   * One FANOUT script resolves the audience and appends to every queue whose filter Redis can
+   * apply (no narrow: the usual case); the queues it returns undecided are filtered here with
+   * payloadFor and appended with APPEND. Each step has its own outbox guard, so a replayed row
+   * appends only what is missing.
+   */
+  private async fanout ({ event, audience, outboxId }: Published): Promise<void> {
+    if (audience.kind === 'users' && audience.userIds.length === 0) return
+    const d = dispatching(event)
+    const { always, payload, sender } = plainPayloads(d)
+    const guard = (step: string): Array<string | number> => outboxId === undefined ? ['', 0] : [outboxId + step, OUTBOX.guardSecs]
+    const who = audience.kind === 'all' ? ['all'] : ['users', ...new Set(audience.userIds)]
+    const [, undecided] = await this.run('parleyFanout', [CAPS.pendingPerQueue, ...guard(''), event.type, always ? '1' : '0', sender?.id ?? '', payload, sender?.payload ?? '', ...who]) as [number, string[]]
+    if (undecided.length === 0) return
+    const { payloads, targets } = await this.plan(d, undecided)
+    if (targets.length === 0) return
+    // null: this step was appended before (its publisher and a recovery raced).
+    const missing = await this.run('parleyAppend', [CAPS.pendingPerQueue, ...guard('/n'), payloads.length, ...payloads, ...targets]) as string[] | null
+    for (const id of missing ?? []) this.cache.delete(id)
+  }
+
+  /** The payload of each undecided queue ([queue, owner] pairs from FANOUT), with its metadata read once per process. */
+  private async plan (d: Dispatching, undecided: string[]): Promise<Plan> {
+    const ids: string[] = []
+    for (let i = 0; i < undecided.length; i += 2) ids.push(undecided[i] as string)
     const unknown = ids.filter((id) => !this.cache.has(id))
     if (unknown.length > 0) {
-      const pipe = this.cmd.pipeline()
-      for (const id of unknown) pipe.hmget(`${this.p}ev:q:${id}`, 'u', 't', 'n')
-      const rows = await pipe.exec() ?? []
-      rows.forEach(([err, row], i) => {
-        const [u, t, n] = row as Array<string | null>
-        if (err === null && u !== null && u !== undefined && n !== null && n !== undefined) this.remember(unknown[i] as string, Number(u), t ?? '', n)
+      const rows = await this.run('parleyMeta', unknown) as Array<Array<string | null>>
+      rows.forEach(([u, t, n], i) => {
+        if (u !== null && u !== undefined && n !== null && n !== undefined) this.remember(unknown[i] as string, Number(u), t ?? '', n)
       })
     }
-    const d = dispatching(event)
     const payloads: string[] = []
     const targets: Array<string | number> = []
     for (const id of ids) {

@@ -4,7 +4,8 @@
 //
 // Keys (P = PARLEY_REDIS_PREFIX):
 //   P ev:q:<id>   hash  u (owner id), t (event types, JSON or ''), n (narrow, JSON),
-//                       l (lifespan ms), f (id of the list's first event), h (token of the held poll)
+//                       l (lifespan ms), f (id of the list's first event), h (token of the held poll),
+//                       k (which events it takes, when Redis can tell alone: FANOUT)
 //   P ev:l:<id>   list  the pending events, JSON without their id: event f + i is element i
 //   P ev:u:<user> set   the user's queue ids
 //   P ev:exp      zset  queue id → the time (ms) it expires unless used
@@ -27,8 +28,8 @@ end
 `
 
 /**
- * ARGV: prefix, id, user, types, narrow, lifespan ms, now, queues per user, queues in total.
- * A user at the cap loses their least recently used queue without a held poll (else the
+ * ARGV: prefix, id, user, types, narrow, lifespan ms, now, queues per user, queues in total, k
+ * ('' = none: see FANOUT). A user at the cap loses their least recently used queue without a held poll (else the
  * least recently used). Returns 1, or 0 when the organization is at its total cap.
  */
 export const REGISTER = DROP + `
@@ -47,6 +48,7 @@ if redis.call('SCARD', uk) >= tonumber(ARGV[8]) then
 end
 if redis.call('ZCARD', p .. 'ev:exp') >= tonumber(ARGV[9]) then return 0 end
 redis.call('HSET', p .. 'ev:q:' .. id, 'u', u, 't', ARGV[4], 'n', ARGV[5], 'l', ARGV[6], 'f', 0)
+if ARGV[10] ~= '' then redis.call('HSET', p .. 'ev:q:' .. id, 'k', ARGV[10]) end
 redis.call('SADD', uk, id)
 redis.call('ZADD', p .. 'ev:exp', tonumber(ARGV[7]) + tonumber(ARGV[6]), id)
 return 1
@@ -125,7 +127,75 @@ return out
 `
 
 /**
- * The fan-out of one event. ARGV: prefix, pending cap, outbox key ('' = none), the guard's
+ * Appends one event to a queue; shared by FANOUT and APPEND. Returns the event's id there, or
+ * nil when the queue is gone or was over the cap (then dropped and listed in `dropped`).
+ */
+const PUSH = DROP + `
+local function push(p, id, f, json, cap, dropped)
+  local len = redis.call('RPUSH', p .. 'ev:l:' .. id, json)
+  if len > cap then
+    drop(p, id)
+    dropped[#dropped + 1] = id
+    return nil
+  end
+  redis.call('HDEL', p .. 'ev:q:' .. id, 'h')
+  return tonumber(f) + len - 1
+end
+`
+
+/**
+ * The fan-out of one event in one script, for the queues whose filter Redis can apply alone:
+ * no narrow, and every event type or a list of plain type names (field k: '*' or ',a,b,').
+ * ARGV: prefix, pending cap, outbox key ('' = none), the guard's lifetime (s), event type,
+ * '1' when every queue takes this type, the sender's id ('' = none), the payload, the payload
+ * for the sender's own queues (with a sender), 'all' or 'users', then user ids.
+ * Resolves the audience's queues (each user's set, or every queue), appends to those that take
+ * the event (as APPEND does) unless the outbox key was seen already, publishes one wake-up, and
+ * returns {1 when the key was seen already else 0, the queues Redis cannot decide for (their
+ * filter is the publisher's: APPEND), [queue, owner] …}.
+ */
+export const FANOUT = PUSH + `
+local p, cap, etype, always, sender = ARGV[1], tonumber(ARGV[2]), ',' .. ARGV[5] .. ',', ARGV[6] == '1', ARGV[7]
+local seen = ARGV[3] ~= '' and not redis.call('SET', p .. 'ob:' .. ARGV[3], '1', 'NX', 'EX', ARGV[4])
+local ids
+if ARGV[10] == 'all' then
+  ids = redis.call('ZRANGE', p .. 'ev:exp', 0, -1)
+else
+  ids = {}
+  for i = 11, #ARGV do
+    for _, q in ipairs(redis.call('SMEMBERS', p .. 'ev:u:' .. ARGV[i])) do ids[#ids + 1] = q end
+  end
+end
+local woken, dropped, undecided = {}, {}, {}
+for _, id in ipairs(ids) do
+  local m = redis.call('HMGET', p .. 'ev:q:' .. id, 'f', 'u', 'k')
+  if m[1] then
+    local k = m[3]
+    if not k then
+      undecided[#undecided + 1] = id
+      undecided[#undecided + 1] = m[2]
+    elseif not seen and (always or k == '*' or string.find(k, etype, 1, true)) then
+      local n = (sender ~= '' and m[2] == sender) and 2 or 1
+      local at = push(p, id, m[1], ARGV[7 + n], cap, dropped)
+      if at then
+        woken[#woken + 1] = id
+        woken[#woken + 1] = at
+        woken[#woken + 1] = n
+      end
+    end
+  end
+end
+if #woken > 0 then
+  local payloads = { ARGV[8] }
+  if sender ~= '' then payloads[2] = ARGV[9] end
+  redis.call('PUBLISH', p .. 'ev:wake', 'e' .. cjson.encode({ payloads, woken }))
+end
+gone(p, dropped)
+return { seen and 1 or 0, undecided }
+`
+
+/**
+ * The fan-out of one event to queues the publisher filtered (FANOUT's undecided ones). ARGV: prefix, pending cap, outbox key ('' = none), the guard's
  * lifetime (s), number of payloads, the payloads, then pairs (queue id, payload number from 1).
  * An outbox key already seen appends nothing and returns nil (its event is in the queues: the
  * publisher and a recovery raced, or a delete failed). Appends to each queue that still exists;
@@ -134,28 +204,20 @@ return out
  * payloads and, per queue, the id the event got there: 'e' + JSON [payloads, [queue, id, payload …]],
  * so a holder that expected exactly that id answers without reading. Returns the ids missing or dropped.
  */
-export const APPEND = DROP + `
+export const APPEND = PUSH + `
 local p, cap, np = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[5])
 if ARGV[3] ~= '' and not redis.call('SET', p .. 'ob:' .. ARGV[3], '1', 'NX', 'EX', ARGV[4]) then return nil end
 local woken, dropped, missing = {}, {}, {}
 for i = 6 + np, #ARGV, 2 do
   local id, k = ARGV[i], tonumber(ARGV[i + 1])
-  local qk = p .. 'ev:q:' .. id
-  local f = redis.call('HGET', qk, 'f')
-  if not f then
+  local f = redis.call('HGET', p .. 'ev:q:' .. id, 'f')
+  local at = f and push(p, id, f, ARGV[5 + k], cap, dropped)
+  if not at then
     missing[#missing + 1] = id
   else
-    local len = redis.call('RPUSH', p .. 'ev:l:' .. id, ARGV[5 + k])
-    if len > cap then
-      drop(p, id)
-      dropped[#dropped + 1] = id
-      missing[#missing + 1] = id
-    else
-      redis.call('HDEL', qk, 'h')
-      woken[#woken + 1] = id
-      woken[#woken + 1] = tonumber(f) + len - 1
-      woken[#woken + 1] = k
-    end
+    woken[#woken + 1] = id
+    woken[#woken + 1] = at
+    woken[#woken + 1] = k
   end
 end
 if #woken > 0 then
@@ -167,12 +229,13 @@ gone(p, dropped)
 return missing
 `
 
-/** ARGV: prefix, then user ids. Returns the queue ids of those users. */
-export const RESOLVE = `
+/**
+ * The metadata of queues registered by other processes, in one call instead of one HMGET each.
+ * ARGV: prefix, then queue ids. Returns per id {owner, types, narrow} (nil fields for a queue gone).
+ */
+export const META = `
 local p, out = ARGV[1], {}
-for i = 2, #ARGV do
-  for _, q in ipairs(redis.call('SMEMBERS', p .. 'ev:u:' .. ARGV[i])) do out[#out + 1] = q end
-end
+for i = 2, #ARGV do out[#out + 1] = redis.call('HMGET', p .. 'ev:q:' .. ARGV[i], 'u', 't', 'n') end
 return out
 `
 

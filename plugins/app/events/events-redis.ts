@@ -6,7 +6,7 @@ import type { ServerResponse } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Redis } from 'ioredis'
 import { errors, ParleyError } from '../errors.js'
-import { CAPS, EventQueue, type Batch, type Queued } from './events-queue.js'
+import { CAPS, EventQueue, redisFilter, type Batch, type Queued } from './events-queue.js'
 import { initialState, type EventsService, type RegisterOptions, type Registered } from './events-state.js'
 import { RedisFanout } from './events-redis-fanout.js'
 import { RedisOutbox } from './events-outbox.js'
@@ -29,7 +29,7 @@ export function connectRedis (url: string): Redis {
   })
 }
 
-const SCRIPTS = { parleyRegister: lua.REGISTER, parleyPoll: lua.POLL, parleyRead: lua.READ, parleyAppend: lua.APPEND, parleyResolve: lua.RESOLVE, parleyDelete: lua.DELETE, parleySweep: lua.SWEEP }
+const SCRIPTS = { parleyRegister: lua.REGISTER, parleyPoll: lua.POLL, parleyRead: lua.READ, parleyAppend: lua.APPEND, parleyFanout: lua.FANOUT, parleyMeta: lua.META, parleyDelete: lua.DELETE, parleySweep: lua.SWEEP }
 export type ScriptName = keyof typeof SCRIPTS
 export type Run = (name: ScriptName, args: Array<string | number>) => Promise<unknown>
 
@@ -87,7 +87,7 @@ export class RedisEvents implements EventsService {
     const types = opts.eventTypes === null ? '' : JSON.stringify(opts.eventTypes)
     let created: unknown
     try {
-      created = await this.run('parleyRegister', [id, user.user_id, types, JSON.stringify(opts.narrow), lifeMs, Date.now(), CAPS.queuesPerUser, CAPS.queuesTotal])
+      created = await this.run('parleyRegister', [id, user.user_id, types, JSON.stringify(opts.narrow), lifeMs, Date.now(), CAPS.queuesPerUser, CAPS.queuesTotal, redisFilter(opts.eventTypes, opts.narrow) ?? ''])
     } catch (err) { throw this.failed(err) }
     if (created !== 1) throw errors.notReady()
     const q = new EventQueue(id, { userId: user.user_id, ...opts })
