@@ -82,6 +82,40 @@ t.test('a message is unread for every recipient but its sender: flags on GET /me
   t.same((await ok(app, alice, 'GET', '/messages?anchor=newest&num_before=10&num_after=0')).messages.map((m: any) => m.flags), [['read'], ['read']])
 })
 
+t.test('each row of a page carries the reader\'s own flag, whatever the anchor and narrow, and never another user\'s', async (t) => {
+  const { app, createUser } = await build(t)
+  const alice = await createUser('alice@example.com')
+  const bob = await createUser('bob@example.com')
+  const carol = await createUser('carol@example.com')
+  const general = await stream(app, alice, 'General')
+  await ok(app, bob, 'PUT', `/users/me/subscriptions/${general}`)
+  await ok(app, carol, 'PUT', `/users/me/subscriptions/${general}`)
+  const ids: number[] = []
+  for (let i = 0; i < 8; i++) ids.push(await toStream(app, alice, general, i % 2 === 0 ? 'even' : 'odd', `note ${i}`))
+  // Bob has read the first half and every third; Carol exactly the messages Bob has not.
+  const bobRead = ids.filter((_, i) => i < 4 || i % 3 === 0)
+  await flags(app, bob, 'add', bobRead)
+  await flags(app, carol, 'add', ids.filter((id) => !bobRead.includes(id)))
+  const want = (who: TestUser, list: number[]) => list.map((id) => [id, who === alice || (who === bob) === bobRead.includes(id) ? ['read'] : []])
+
+  const page = async (who: TestUser, anchor: string, before: number, after: number, narrow: unknown[] = []) => {
+    const res = await call(app, who, 'GET', `/messages?${new URLSearchParams({ anchor, num_before: String(before), num_after: String(after), narrow: JSON.stringify(narrow) }).toString()}`)
+    t.equal(res.status, 200)
+    return res.body.data.messages.map((m: any) => [m.id, m.flags])
+  }
+  for (const who of [bob, carol, alice]) {
+    const name = who.email.split('@')[0] ?? ''
+    t.same(await page(who, 'newest', 5, 0), want(who, ids.slice(3)), `${name}: newest`)
+    t.same(await page(who, 'oldest', 0, 5), want(who, ids.slice(0, 5)), `${name}: oldest`)
+    t.same(await page(who, String(ids[4]), 3, 2), want(who, ids.slice(1, 7)), `${name}: around an id, both sides`)
+    t.same(await page(who, 'newest', 10, 0, [['stream', general], ['topic', 'odd']]), want(who, ids.filter((_, i) => i % 2 === 1)), `${name}: a topic narrow`)
+    t.same(await page(who, 'newest', 10, 0, [['search', 'note']]), want(who, ids), `${name}: a search`)
+    for (const id of [ids[2] as number, ids[5] as number, ids[6] as number]) {
+      t.same(await flagsOf(app, who, id), want(who, [id])[0]?.[1], `${name}: GET /messages/${id} agrees`)
+    }
+  }
+})
+
 t.test('POST /messages/flags form-encoded (messages=[1,2]&op=add&flag=read) answers the ids whose flag changed', async (t) => {
   const { app, createUser } = await build(t)
   const alice = await createUser('alice@example.com')

@@ -1,5 +1,5 @@
 // The one select every message read goes through, the rule of who may read a message, and the page query.
-import { sql, type ExpressionBuilder, type SqlBool, type Transaction } from 'kysely'
+import { sql, type ExpressionBuilder, type SelectQueryBuilder, type SqlBool, type Transaction } from 'kysely'
 import type { Database, DB } from '../db/db.js'
 import { Prepared } from '../db/compiled.js'
 import { isSqlite, narrowBind, narrowShape, narrowWhere, type NarrowFilter } from './narrow.js'
@@ -7,25 +7,40 @@ import { streamVisibleTo } from './streams.js'
 
 type Db = DB | Transaction<Database>
 
-/**
- * The columns of a message with its sender and stream, as one select over messages ⋈ users ⟕ streams,
- * and whether it is unread for `reader` (one primary-key look-up a row).
- */
-export function selectMessages (db: Db, reader: number) {
+/** The columns of a message with its sender and stream, as one select over messages ⋈ users ⟕ streams. */
+export function selectMessages (db: Db) {
   return db.selectFrom('messages')
     .innerJoin('users', 'users.id', 'messages.sender_id')
     .leftJoin('streams', 'streams.id', 'messages.stream_id')
-    .select((eb) => [
+    .select([
       'messages.id', 'messages.sender_id', 'messages.type', 'messages.stream_id', 'messages.dm_group_id',
       'messages.topic', 'messages.content', 'messages.content_markdown', 'messages.timestamp',
       'messages.last_edit_timestamp', 'messages.client',
-      'users.email as sender_email', 'users.full_name as sender_full_name', 'streams.name as stream_name',
-      eb.exists(eb.selectFrom('unread').select('unread.message_id')
-        .where('unread.user_id', '=', reader).whereRef('unread.message_id', '=', 'messages.id')).as('unread')
+      'users.email as sender_email', 'users.full_name as sender_full_name', 'streams.name as stream_name'
     ])
 }
 
-export type Row = Awaited<ReturnType<ReturnType<typeof selectMessages>['executeTakeFirstOrThrow']>>
+type Columns = Awaited<ReturnType<ReturnType<typeof selectMessages>['executeTakeFirstOrThrow']>>
+
+/** A message's columns and whether it is unread for the reader (SQLite answers EXISTS as 0/1). */
+export type Row = Columns & { unread: SqlBool }
+
+/** The `unread` column: whether the message `id` names is unread for `reader`, one key look-up of unread. */
+export function unreadFlag (reader: number, id: 'messages.id' | 'm.id') {
+  return (eb: ExpressionBuilder<any, any>) => eb.exists(eb.selectFrom('unread').select('unread.message_id')
+    .where('unread.user_id', '=', reader).whereRef('unread.message_id', '=', id)).as('unread')
+}
+
+/**
+ * `rows` (selectMessages, filtered and limited) with their `unread` flag, looked up on those rows
+ * only. PostgreSQL needs this for a page: with the flag in the page's own select it plans the
+ * look-up for the rows before the LIMIT, as a hash of all the reader's unread rows
+ * (docs/performance.md). SQLite computes a select list only for the rows it returns, so its
+ * pages keep the flag in their own select: as a subquery here it would cost it ~10 %.
+ */
+function withUnread (db: Db, rows: SelectQueryBuilder<any, any, Columns>, reader: number) {
+  return db.selectFrom(rows.as('m')).selectAll('m').select(unreadFlag(reader, 'm.id'))
+}
 
 /** Messages a user may read: in a visible stream, or in a direct conversation that includes them. */
 export function readableBy (userId: number) {
@@ -67,11 +82,14 @@ function ftsDriven (filters: NarrowFilter[]): { query: string, rest: NarrowFilte
 /**
  * Up to `before` rows older than the anchor (newest first) and up to `after` from the anchor on,
  * one query. Each side is read even when its count is 0: its one extra row answers found_oldest/found_newest.
+ * Each row's unread flag is looked up on the page's rows only.
  */
 function pageQuery (db: Db, kind: 'id' | 'newest' | 'oldest', p: PageValues, filters: NarrowFilter[]) {
   const sqlite = isSqlite(db)
   const fts = sqlite ? ftsDriven(filters) : undefined
-  const readable = selectMessages(db, p.user as number).where(readableBy(p.user as number))
+  const user = p.user as number
+  // The unread flag: in the page's select on SQLite, read after the LIMIT on PostgreSQL (withUnread).
+  const readable = selectMessages(db).$if(sqlite, (qb) => qb.select(unreadFlag(user, 'messages.id'))).where(readableBy(user))
   // Ordered and bounded by messages_fts.rowid (= messages.id) when FTS5 drives: only then does it read in that order.
   const base = fts === undefined
     ? readable.where(narrowWhere(filters, sqlite))
@@ -85,9 +103,10 @@ function pageQuery (db: Db, kind: 'id' | 'newest' | 'oldest', p: PageValues, fil
   const after = kind === 'id' ? base.where(id, '>=', p.anchor as number) : base
   const beforeQ = before.orderBy(id, 'desc').limit(p.before as number)
   const afterQ = after.orderBy(id, 'asc').limit(p.after as number)
-  return wantBefore && wantAfter
+  const rows = wantBefore && wantAfter
     ? db.selectFrom(beforeQ.as('b')).selectAll().unionAll(db.selectFrom(afterQ.as('a')).selectAll())
     : wantBefore ? beforeQ : afterQ
+  return sqlite ? rows.$narrowType<{ unread: SqlBool }>() : withUnread(db, rows, user)
 }
 
 /** The values of a page: one extra row on each side tells whether the page reaches the oldest/newest message. */

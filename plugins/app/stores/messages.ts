@@ -8,7 +8,7 @@ import type { Database, DB, MessageTable } from '../db/db.js'
 import type { Audience, BusEvent, EventBus } from '../events/bus.js'
 import { errors } from '../errors.js'
 import { Prepared, PreparedByShape, type Placeholders } from '../db/compiled.js'
-import { firstUnreadValues, pageShape, pageValues, prepareFirstUnread, preparePage, readableBy, selectMessages, type Anchor, type PageValues, type Row } from './message-query.js'
+import { firstUnreadValues, pageShape, pageValues, prepareFirstUnread, preparePage, readableBy, selectMessages, unreadFlag, type Anchor, type PageValues, type Row } from './message-query.js'
 import { renderMarkdown, warmMarkdown } from './markdown.js'
 import { memberKey, resolveNarrow, searchText, topicKey, type NarrowFilter, type NarrowTerm } from './narrow.js'
 import type { StreamStore } from './streams.js'
@@ -130,7 +130,7 @@ export class MessageStore {
 
   /** One message the user may read; anything else is 404 (no existence leak). */
   async getVisible (user: User, id: number, db: Db = this.db): Promise<FlaggedMessage> {
-    const row = await selectMessages(db, user.user_id).where('messages.id', '=', id).where(readableBy(user.user_id)).executeTakeFirst()
+    const row = await selectMessages(db).select(unreadFlag(user.user_id, 'messages.id')).where('messages.id', '=', id).where(readableBy(user.user_id)).executeTakeFirst()
     if (row === undefined) throw errors.notFound('error.invalid_messages')
     const [m] = await this.toMessages(db, [row])
     return m as FlaggedMessage
