@@ -90,12 +90,12 @@ const fanoutCluster: Benchmark = {
         const one = async (): Promise<void> => {
           const r = await fanout(n)
           single.push(r)
-          opts.log(`  run ${i + 1}/${runs}  one process (SQLite)           last poll ${fmt(r.lastMs).padStart(10)}, first ${fmt(r.firstMs)}, RSS ${r.rssMiB.toFixed(1)} MiB`)
+          opts.log(`  run ${i + 1}/${runs}  one process (SQLite)           last poll ${fmt(r.lastMs).padStart(10)}, first ${fmt(r.firstMs)}, RSS ${r.rssMiB.toFixed(1)} MiB, CPU server ${r.serverCpuMs.toFixed(0)} ms / client ${r.clientCpuMs.toFixed(0)} ms`)
         }
         const two = async (): Promise<void> => {
           const r = await clusterFanout(n, template, seeded, i, () => {})
           cluster.push(r)
-          opts.log(`  run ${i + 1}/${runs}  two processes (PG + Redis)     last poll ${fmt(r.lastMs).padStart(10)}, first ${fmt(r.firstMs)}, RSS ${r.rssMiB.toFixed(1)} MiB (largest)`)
+          opts.log(`  run ${i + 1}/${runs}  two processes (PG + Redis)     last poll ${fmt(r.lastMs).padStart(10)}, first ${fmt(r.firstMs)}, RSS ${r.rssMiB.toFixed(1)} MiB (largest), CPU servers ${r.serverCpuMs.toFixed(0)} ms / client ${r.clientCpuMs.toFixed(0)} ms`)
         }
         if (i % 2 === 0) { await one(); await two() } else { await two(); await one() }
       }

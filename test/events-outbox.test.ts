@@ -88,11 +88,15 @@ else {
   t.test('the publisher and a recovery racing on one row append its event once', async (t) => {
     const { app: a, b, owner, createUser } = await buildPair(t)
     const ann = await createUser('ann@example.com')
+    const bob = await createUser('bob@example.com')
+    // One user per FANOUT script, so the three participants are three slices, each with its guard.
+    for (const app of [a, b]) (app.events as RedisEvents).fanout.slice = 1
     const q = await registerQueue(a, ann, { event_types: ['message', 'update_message', 'delete_message'] })
+    const bobs = await registerQueue(b, bob, { event_types: ['message', 'update_message'] })
     // Filtered by the publisher, not by Redis: appended by the second step, under its own guard.
-    const narrowed = await registerQueue(b, ann, { event_types: ['message', 'update_message'], narrow: [['dm', owner.email]] })
+    const narrowed = await registerQueue(b, ann, { event_types: ['message', 'update_message'], narrow: [['dm', [owner.email, bob.email]]] })
     const caught = swallow(t, a)
-    const sent = await call(a, owner, 'POST', '/messages', { type: 'direct', to: JSON.stringify([ann.id]), content: 'raced' })
+    const sent = await call(a, owner, 'POST', '/messages', { type: 'direct', to: JSON.stringify([ann.id, bob.id]), content: 'raced' })
     t.equal(await edit(a, owner, sent.body.data.id, 'raced again'), 200)
     t.equal(caught.length, 2)
     t.equal(await outboxRows(a), 2)
@@ -112,6 +116,9 @@ else {
     const other = await call(a, ann, 'GET', `/events?queue_id=${narrowed}&last_event_id=-1&dont_block=true`)
     t.match(other.body.data.events, [{ id: 0, type: 'message', message: { content: '<p>raced</p>' } }, { id: 1, type: 'update_message', content: 'raced again' }])
     t.equal(other.body.data.events.length, 2, 'each event once in a narrowed queue too')
+    const third = await call(b, bob, 'GET', `/events?queue_id=${bobs}&last_event_id=-1&dont_block=true`)
+    t.match(third.body.data.events, [{ id: 0, type: 'message', message: { content: '<p>raced</p>' } }, { id: 1, type: 'update_message', content: 'raced again' }])
+    t.equal(third.body.data.events.length, 2, 'each event once in another slice\'s queue')
     t.equal(await outboxRows(a), 0)
   })
 

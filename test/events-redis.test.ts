@@ -10,6 +10,7 @@ import parley, { serverOptions } from '../app.js'
 import { loadConfig } from '../plugins/app/config.js'
 import { QUEUES_FILE } from '../plugins/app/events/events-persist.js'
 import { buildPair, call, noRedis, registerQueue, settled } from './fixtures/events-redis.js'
+import type { RedisEvents } from '../plugins/app/events/events-redis.js'
 
 const why = await noRedis()
 if (why !== undefined) t.plan(0, why)
@@ -193,6 +194,30 @@ else {
     t.same(await pending(typing), [{ id: 0, type: 'typing', op: 'start' }, { id: 1, type: 'heartbeat' }])
     t.same(await pending(lunch), [own(0), { id: 1, type: 'heartbeat' }], 'the narrow, applied by the publisher')
     t.same(await pending(odd), [unread(0), own(1), { id: 2, type: 'heartbeat' }], 'a type name with a comma, filtered by the publisher')
+  })
+
+  t.test('a poll answered while its process fans out is not held back by that fan-out; a POST is', async (t) => {
+    const { app: a, b, owner } = await buildPair(t)
+    const q = await registerQueue(a, owner, { event_types: ['realm_user'] })
+    const held = call(a, owner, 'GET', `/events?queue_id=${q}&last_event_id=-1`)
+    await sleep(50)
+    // A's own fan-out, stuck: what a write through A would wait for.
+    const fanout = (a.events as RedisEvents).fanout
+    let finish = (): void => {}
+    const stuck = new Promise<void>((resolve) => { finish = resolve })
+    const settledBefore = fanout.settled.bind(fanout)
+    fanout.settled = async () => { await stuck }
+    fanout.inflight++
+    t.teardown(() => { fanout.inflight--; fanout.settled = settledBefore })
+    b.bus.publish({ type: 'realm_user', op: 'update', person: { user_id: owner.id, full_name: 'Renamed' } }, { kind: 'users', userIds: [owner.id] })
+    const res = await Promise.race([held, sleep(3000).then(() => 'held back')])
+    t.same(res, { status: 200, body: { result: 'success', msg: '', data: { queue_id: q, events: [{ id: 0, type: 'realm_user', op: 'update', person: { user_id: owner.id, full_name: 'Renamed' } }] } } })
+    let answered = false
+    const write = call(a, owner, 'POST', '/users/me/presence', { status: 'active' }).then((r) => { answered = true; return r })
+    await sleep(200)
+    t.notOk(answered, 'a write through A waits for A\'s fan-outs')
+    finish()
+    t.equal((await write).status, 200)
   })
 
   t.test('a process restart changes nothing for the queues: no file, no restart event, ids continue', async (t) => {

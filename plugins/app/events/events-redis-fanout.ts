@@ -18,6 +18,11 @@ export class RedisFanout {
    * process, dropped when a wake-up says the queue is gone or an append finds it missing.
    */
   readonly cache = new Map<string, EventQueue>()
+  /**
+   * Users per FANOUT script: a 5,000-user stream is five scripts, and the first holders answer
+   * after the first (~10 ms) instead of after all five (docs/performance.md). Tests set it lower.
+   */
+  slice = 1000
   /** Fan-outs published and not yet appended; a request's answer waits for them to reach 0. */
   inflight = 0
   private tail: Promise<void> = Promise.resolve()
@@ -56,18 +61,28 @@ export class RedisFanout {
   }
 
   /**
-   * One FANOUT script resolves the audience and appends to every queue whose filter Redis can
-   * apply (no narrow: the usual case); the queues it returns undecided are filtered here with
-   * payloadFor and appended with APPEND. Each step has its own outbox guard, so a replayed row
-   * appends only what is missing.
+   * FANOUT scripts resolve the audience and append to every queue whose filter Redis can apply
+   * (no narrow: the usual case), a slice of the audience each, all sent at once: each slice's
+   * wake-up goes out as soon as its script ends, so the holders answer while Redis appends the
+   * next. The queues they return undecided are filtered here with payloadFor and appended with
+   * APPEND. Each script has its own outbox guard (the slices are cut from the audience as the
+   * row stores it), so a replayed row appends only what is missing.
    */
   private async fanout ({ event, audience, outboxId }: Published): Promise<void> {
     if (audience.kind === 'users' && audience.userIds.length === 0) return
     const d = dispatching(event)
     const { always, payload, sender } = plainPayloads(d)
     const guard = (step: string): Array<string | number> => outboxId === undefined ? ['', 0] : [outboxId + step, OUTBOX.guardSecs]
-    const who = audience.kind === 'all' ? ['all'] : ['users', ...new Set(audience.userIds)]
-    const [, undecided] = await this.run('parleyFanout', [CAPS.pendingPerQueue, ...guard(''), event.type, always ? '1' : '0', sender?.id ?? '', payload, sender?.payload ?? '', ...who]) as [number, string[]]
+    const slices: Array<Array<string | number>> = []
+    if (audience.kind === 'all') slices.push(['all'])
+    else {
+      const users = [...new Set(audience.userIds)]
+      for (let at = 0; at < users.length; at += this.slice) slices.push(['users', ...users.slice(at, at + this.slice)])
+    }
+    const args = [event.type, always ? '1' : '0', sender?.id ?? '', payload, sender?.payload ?? '']
+    const answers = await Promise.all(slices.map(async (who, i) =>
+      await this.run('parleyFanout', [CAPS.pendingPerQueue, ...guard(i === 0 ? '' : `/${i}`), ...args, ...who]) as [number, string[]]))
+    const undecided = answers.flatMap(([, u]) => u)
     if (undecided.length === 0) return
     const { payloads, targets } = await this.plan(d, undecided)
     if (targets.length === 0) return

@@ -293,9 +293,11 @@ export async function redisEvents (app: FastifyInstance, url: string): Promise<v
   cmd.on('ready', () => { events.fanout.recover(); outbox.tryRecover() })
 
   const unsubscribe = app.bus.subscribe((p) => { events.fanout.publish(p) })
-  // An answer waits for the fan-out of what its request published: an acknowledged action's events are in Redis.
-  app.addHook('onSend', (_req: FastifyRequest, _reply: FastifyReply, payload: unknown, done: (err: null, payload: unknown) => void) => {
-    if (events.fanout.inflight === 0) { done(null, payload); return }
+  // An answer waits for the fan-out of what its request published: an acknowledged action's events
+  // are in Redis. GET and HEAD publish nothing, so they never wait: a poll answered while this
+  // process fans out a message to thousands goes out at once, not after the whole fan-out.
+  app.addHook('onSend', (req: FastifyRequest, _reply: FastifyReply, payload: unknown, done: (err: null, payload: unknown) => void) => {
+    if (events.fanout.inflight === 0 || req.method === 'GET' || req.method === 'HEAD') { done(null, payload); return }
     const send = (): void => { done(null, payload) }
     events.fanout.settled().then(send, send)
   })
