@@ -355,10 +355,14 @@ t.test('a message to a stream of 600 subscribers writes one unread row for each 
   }
   await app.db.insertInto('subscriptions').values(ids.map((id) => ({ user_id: id, stream_id: general, date_subscribed: now }))).execute()
 
+  const floors = async (): Promise<Array<{ user_id: number, floor: number }>> => await app.db.selectFrom('unread_floors').select(['user_id', 'floor'])
+    .where('stream_id', '=', general).where('dm_group_id', '=', 0).orderBy('user_id').execute()
   const m = await toStream(app, alice, general, 'big')
-  t.same(await unreadRows(app, m), ids, '599 = 256 + 256 + 64 + 16 + 4 + 2 + 1 rows, each recipient once')
+  t.same(await unreadRows(app, m), ids, 'each recipient once, the sender not')
+  t.same(await floors(), ids.map((id) => ({ user_id: id, floor: m })), 'each recipient\'s floor in the stream is this first message')
   const m2 = await toStream(app, alice, general, 'big')
-  t.equal((await unreadRows(app, m2)).length, 599, 'the compiled inserts run again')
+  t.same(await unreadRows(app, m2), ids, 'the same rows for the next message')
+  t.same(await floors(), ids.map((id) => ({ user_id: id, floor: m })), 'the floors already there are kept')
 })
 
 t.test('unread_msgs and first_unread agree with the unread rows through reads out of order, re-marks, deletions and unsubscriptions', async (t) => {

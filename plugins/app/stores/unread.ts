@@ -34,9 +34,6 @@ declare module '../db/db.js' {
 
 type Db = DB | Transaction<Database>
 
-/** The largest multi-row insert: 4 values a row stays far below SQLite's and PostgreSQL's limits. */
-const CHUNK = 256
-
 /** Zulip's cap on the unread messages /register reports (the newest ones); older are `old_unreads_missing`. */
 export const MAX_UNREAD = 50_000
 
@@ -51,10 +48,6 @@ export interface UnreadMsgs {
 
 /** A conversation as unread_floors keys it. */
 interface Conversation { stream_id: number, dm_group_id: number }
-
-type RowValues = Record<string, number>
-
-interface Inserts { unread: Prepared<Database, RowValues, unknown>, floors: Prepared<Database, RowValues, unknown> }
 
 /** The user's floor row of a conversation. */
 function floorOf (userId: number, c: Conversation) {
@@ -74,12 +67,6 @@ function unreadIn (db: Db, userId: number, c: Conversation, floor: number) {
 }
 
 export class UnreadStore {
-  /**
-   * Multi-row inserts of 1, 2, 4 … CHUNK recipients, each compiled once: n recipients take one
-   * statement per set bit of n (plus one per full chunk), at most 9 distinct statements of each.
-   */
-  private readonly inserts = new Map<number, Inserts>()
-
   // Every register reads these: compiled once (building and compiling cost more than running them).
   /** The user's unread messages in the streams they may see, newest first, with each one's floor. */
   private readonly unreadInStreams = new Prepared(['user'], (db: DB, p: Placeholders<{ user: number }>) => db.selectFrom('unread_floors')
@@ -105,49 +92,26 @@ export class UnreadStore {
 
   constructor (private readonly db: DB) {}
 
-  private insertsOf (size: number): Inserts {
-    let p = this.inserts.get(size)
-    if (p === undefined) {
-      const names = ['message', 'stream', 'group', ...Array.from({ length: size }, (_, i) => `u${i}`)]
-      const rows = <T>(row: (user: number, v: Placeholders<RowValues>) => T) => (v: Placeholders<RowValues>) =>
-        Array.from({ length: size }, (_, i) => row(v[`u${i}`] as number, v))
-      const unreadRows = rows((user, v) => ({ message_id: v.message as number, user_id: user }))
-      const floorRows = rows((user, v) => ({ user_id: user, stream_id: v.stream as number, dm_group_id: v.group as number, floor: v.message as number }))
-      p = {
-        unread: new Prepared(names.filter((n) => n !== 'stream' && n !== 'group'), (db: DB, v: Placeholders<RowValues>) =>
-          db.insertInto('unread').values(unreadRows(v))),
-        // A floor already there is lower than this message: kept (a probe of a small table, no write).
-        floors: new Prepared(names, (db: DB, v: Placeholders<RowValues>) =>
-          db.insertInto('unread_floors').values(floorRows(v)).onConflict((oc) => oc.doNothing()))
-      }
-      this.inserts.set(size, p)
-    }
-    return p
-  }
-
-  /** Inside the send transaction: the message is unread for each of these users (the sender is never among them). */
+  /**
+   * Inside the send transaction: the message is unread for each of these users (the sender is
+   * never among them). One statement per table whatever the count, the ids as one array: a
+   * 5,000-user stream took 40 multi-row statements on PostgreSQL, each parsed and planned, and on
+   * SQLite 99 recipients took 8, their parameters set one by one (docs/performance.md).
+   */
   async addRecipients (trx: Db, messageId: number, c: Conversation, userIds: number[]): Promise<void> {
     if (userIds.length === 0) return
     if (!isSqlite(trx)) {
-      // PostgreSQL: one statement per table whatever the count, the ids as one array (a 5,000-user
-      // stream took 40 multi-row statements, each parsed and planned; docs/performance.md).
       await sql`insert into unread (message_id, user_id) select ${messageId}, u from unnest(${userIds}::bigint[]) as u`.execute(trx)
       await sql`insert into unread_floors (user_id, stream_id, dm_group_id, floor)
         select u, ${c.stream_id}, ${c.dm_group_id}, ${messageId} from unnest(${userIds}::bigint[]) as u on conflict do nothing`.execute(trx)
       return
     }
-    let at = 0
-    while (at < userIds.length) {
-      const left = userIds.length - at
-      // The largest power of two that fits, up to CHUNK.
-      const size = left >= CHUNK ? CHUNK : 2 ** Math.floor(Math.log2(left))
-      const values: RowValues = { message: messageId, stream: c.stream_id, group: c.dm_group_id }
-      for (let i = 0; i < size; i++) values[`u${i}`] = userIds[at + i] as number
-      const p = this.insertsOf(size)
-      await p.unread.execute(trx, values)
-      await p.floors.execute(trx, values)
-      at += size
-    }
+    const users = JSON.stringify(userIds)
+    await sql`insert into unread (message_id, user_id) select ${messageId}, value from json_each(${users})`.execute(trx)
+    // A floor already there is lower than this message: kept (a probe of a small table, no write).
+    // The WHERE ends the select: SQLite would read `on conflict` after a FROM as a join's ON.
+    await sql`insert into unread_floors (user_id, stream_id, dm_group_id, floor)
+      select value, ${c.stream_id}, ${c.dm_group_id}, ${messageId} from json_each(${users}) where true on conflict do nothing`.execute(trx)
   }
 
   /** Of these ids, the messages the user may read (subquery). */
