@@ -4,7 +4,6 @@
 // appended in publish order, so every queue sees them in that order. An event with an outbox
 // row (events-outbox.ts) is appended once per row, whoever publishes it.
 import type { FastifyBaseLogger } from 'fastify'
-import type { Redis } from 'ioredis'
 import type { Published } from './bus.js'
 import { CAPS, EventQueue, dispatching, payloadFor, plainPayloads, type Dispatching } from './events-queue.js'
 import { OUTBOX } from './events-outbox.js'
@@ -31,7 +30,7 @@ export class RedisFanout {
   /** Told when an outbox row's event is in Redis (appended now or before): its row can go. */
   appended: (outboxId: string) => void = () => {}
 
-  constructor (private readonly p: string, private readonly cmd: Redis, private readonly run: Run, private readonly log: FastifyBaseLogger) {}
+  constructor (private readonly run: Run, private readonly log: FastifyBaseLogger) {}
 
   remember (id: string, userId: number, types: string, narrow: string): EventQueue {
     const q = new EventQueue(id, { userId, eventTypes: types === '' ? null : JSON.parse(types), narrow: JSON.parse(narrow), lifespanSecs: 0 })
@@ -91,10 +90,8 @@ export class RedisFanout {
     for (const id of missing ?? []) this.cache.delete(id)
   }
 
-  /** The payload of each undecided queue ([queue, owner] pairs from FANOUT), with its metadata read once per process. */
-  private async plan (d: Dispatching, undecided: string[]): Promise<Plan> {
-    const ids: string[] = []
-    for (let i = 0; i < undecided.length; i += 2) ids.push(undecided[i] as string)
+  /** The payload of each queue FANOUT left undecided, with its metadata read once per process. */
+  private async plan (d: Dispatching, ids: string[]): Promise<Plan> {
     const unknown = ids.filter((id) => !this.cache.has(id))
     if (unknown.length > 0) {
       const rows = await this.run('parleyMeta', unknown) as Array<Array<string | null>>

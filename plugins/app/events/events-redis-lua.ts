@@ -151,8 +151,8 @@ end
  * for the sender's own queues (with a sender), 'all' or 'users', then user ids.
  * Resolves the audience's queues (each user's set, or every queue), appends to those that take
  * the event (as APPEND does) unless the outbox key was seen already, publishes one wake-up, and
- * returns {1 when the key was seen already else 0, the queues Redis cannot decide for (their
- * filter is the publisher's: APPEND), [queue, owner] …}.
+ * returns {1 when the key was seen already else 0, the ids of the queues Redis cannot decide
+ * for (their filter is the publisher's: APPEND)}.
  */
 export const FANOUT = PUSH + `
 local p, cap, etype, always, sender = ARGV[1], tonumber(ARGV[2]), ',' .. ARGV[5] .. ',', ARGV[6] == '1', ARGV[7]
@@ -173,7 +173,6 @@ for _, id in ipairs(ids) do
     local k = m[3]
     if not k then
       undecided[#undecided + 1] = id
-      undecided[#undecided + 1] = m[2]
     elseif not seen and (always or k == '*' or string.find(k, etype, 1, true)) then
       local n = (sender ~= '' and m[2] == sender) and 2 or 1
       local at = push(p, id, m[1], ARGV[7 + n], cap, dropped)

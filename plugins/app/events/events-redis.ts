@@ -69,7 +69,7 @@ export class RedisEvents implements EventsService {
     for (const [name, script] of Object.entries(SCRIPTS)) cmd.defineCommand(name, { numberOfKeys: 0, lua: script })
     const commands = cmd as unknown as Record<ScriptName, (...args: Array<string | number>) => Promise<unknown>>
     this.run = async (name, args) => await commands[name](this.p, ...args)
-    this.fanout = new RedisFanout(this.p, cmd, this.run, app.log)
+    this.fanout = new RedisFanout(this.run, app.log)
   }
 
   private get heartbeatMs (): number { return this.app.config.heartbeatSeconds * 1000 }
