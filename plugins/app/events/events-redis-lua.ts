@@ -194,8 +194,9 @@ return { seen and 1 or 0, undecided }
 `
 
 /**
- * The fan-out of one event to queues the publisher filtered (FANOUT's undecided ones). ARGV: prefix, pending cap, outbox key ('' = none), the guard's
- * lifetime (s), number of payloads, the payloads, then pairs (queue id, payload number from 1).
+ * The fan-out of one event to queues the publisher filtered (FANOUT's undecided ones). ARGV:
+ * prefix, pending cap, outbox key ('' = none), the guard's lifetime (s), number of payloads,
+ * the payloads, then pairs (queue id, payload number from 1).
  * An outbox key already seen appends nothing and returns nil (its event is in the queues: the
  * publisher and a recovery raced, or a delete failed). Appends to each queue that still exists;
  * a queue over the cap is dropped instead (its client registers again). An appended queue's
