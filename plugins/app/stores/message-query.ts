@@ -80,23 +80,30 @@ function ftsDriven (filters: NarrowFilter[]): { query: string, rest: NarrowFilte
 }
 
 /**
+ * `qb` narrowed by `filters`, and the id it is ordered and bounded by: `messages.id`, or on
+ * SQLite `messages_fts.rowid` when a search drives (ftsDriven): only then does FTS5 read in that order.
+ */
+function narrowed<TB extends keyof Database, O> (qb: SelectQueryBuilder<Database, TB, O>, filters: NarrowFilter[], sqlite: boolean) {
+  const fts = sqlite ? ftsDriven(filters) : undefined
+  const where = (f: NarrowFilter[]) => (eb: ExpressionBuilder<Database, TB>) => narrowWhere(f, sqlite)(eb as unknown as ExpressionBuilder<Database, 'messages'>)
+  if (fts === undefined) return { base: qb.where(where(filters)), id: sql.ref<number>('messages.id') }
+  const joined = (qb as unknown as SelectQueryBuilder<Database, 'messages', O>)
+    .innerJoin(sql<{ rowid: number }>`messages_fts`.as('messages_fts'), 'messages_fts.rowid', 'messages.id')
+    .where(sql<SqlBool>`messages_fts match ${fts.query}`) as unknown as SelectQueryBuilder<Database, TB, O>
+  return { base: joined.where(where(fts.rest)), id: sql.ref<number>('messages_fts.rowid') }
+}
+
+/**
  * Up to `before` rows older than the anchor (newest first) and up to `after` from the anchor on,
  * one query. Each side is read even when its count is 0: its one extra row answers found_oldest/found_newest.
  * Each row's unread flag is looked up on the page's rows only.
  */
 function pageQuery (db: Db, kind: 'id' | 'newest' | 'oldest', p: PageValues, filters: NarrowFilter[]) {
   const sqlite = isSqlite(db)
-  const fts = sqlite ? ftsDriven(filters) : undefined
   const user = p.user as number
   // The unread flag: in the page's select on SQLite, read after the LIMIT on PostgreSQL (withUnread).
   const readable = selectMessages(db).$if(sqlite, (qb) => qb.select(unreadFlag(user, 'messages.id'))).where(readableBy(user))
-  // Ordered and bounded by messages_fts.rowid (= messages.id) when FTS5 drives: only then does it read in that order.
-  const base = fts === undefined
-    ? readable.where(narrowWhere(filters, sqlite))
-    : readable.innerJoin(sql<{ rowid: number }>`messages_fts`.as('messages_fts'), 'messages_fts.rowid', 'messages.id')
-      .where(sql<SqlBool>`messages_fts match ${fts.query}`)
-      .where((eb) => narrowWhere(fts.rest, sqlite)(eb as unknown as ExpressionBuilder<Database, 'messages'>))
-  const id = fts === undefined ? sql.ref<number>('messages.id') : sql.ref<number>('messages_fts.rowid')
+  const { base, id } = narrowed(readable, filters, sqlite)
   const wantBefore = kind !== 'oldest'
   const wantAfter = kind !== 'newest'
   const before = kind === 'id' ? base.where(id, '<', p.anchor as number) : base
@@ -138,18 +145,11 @@ export function pageQueryOf (db: Db, userId: number, anchor: Anchor, numBefore: 
  */
 function firstUnreadQuery (db: Db, p: PageValues, filters: NarrowFilter[]) {
   const user = p.user as number
-  const sqlite = isSqlite(db)
-  const fts = sqlite ? ftsDriven(filters) : undefined
   const from = db.selectFrom('messages')
     .leftJoin('streams', 'streams.id', 'messages.stream_id')
     .select('messages.id')
   // As for pages (pageQuery): FTS5 read in rowid order from the floor on, when a search drives.
-  const base = fts === undefined
-    ? from.where(narrowWhere(filters, sqlite))
-    : from.innerJoin(sql<{ rowid: number }>`messages_fts`.as('messages_fts'), 'messages_fts.rowid', 'messages.id')
-      .where(sql<SqlBool>`messages_fts match ${fts.query}`)
-      .where((eb) => narrowWhere(fts.rest, sqlite)(eb as unknown as ExpressionBuilder<Database, 'messages'>))
-  const id = fts === undefined ? sql.ref<number>('messages.id') : sql.ref<number>('messages_fts.rowid')
+  const { base, id } = narrowed(from, filters, isSqlite(db))
   return base
     .where(id, '>=', (eb) => eb.selectFrom('unread_floors').select((eb) => eb.fn.min('unread_floors.floor').as('floor'))
       .where('unread_floors.user_id', '=', user))
