@@ -11,6 +11,7 @@ import { loadConfig } from '../plugins/app/config.js'
 import { QUEUES_FILE } from '../plugins/app/events/events-persist.js'
 import { buildPair, call, noRedis, registerQueue, settled } from './fixtures/events-redis.js'
 import type { RedisEvents } from '../plugins/app/events/events-redis.js'
+import { CAPS } from '../plugins/app/events/events-queue.js'
 
 const why = await noRedis()
 if (why !== undefined) t.plan(0, why)
@@ -218,6 +219,28 @@ else {
     t.notOk(answered, 'a write through A waits for A\'s fan-outs')
     finish()
     t.equal((await write).status, 200)
+  })
+
+  t.test('a queue over its pending cap is dropped by the fan-out, whichever step appends; the others keep theirs', async (t) => {
+    const { app: a, b, owner } = await buildPair(t)
+    const cap = CAPS.pendingPerQueue
+    CAPS.pendingPerQueue = 2
+    t.teardown(() => { CAPS.pendingPerQueue = cap })
+    const full = await registerQueue(b, owner, { event_types: ['presence'] })
+    const narrowed = await registerQueue(b, owner, { event_types: ['message'], narrow: [['topic', 'lunch']] })
+    const fake = { id: 1, sender_id: 999, type: 'stream', stream_id: 1, display_recipient: 'general', topic: 'lunch', content: 'x' }
+    for (let n = 0; n < 3; n++) {
+      a.bus.publish({ type: 'presence', n }, { kind: 'users', userIds: [owner.id] })
+      a.bus.publish({ type: 'message', message: { ...fake, id: n } }, { kind: 'users', userIds: [owner.id] })
+    }
+    await settled(a)
+    const gone = { status: 400, body: { result: 'error', code: 'BAD_EVENT_QUEUE_ID' } }
+    t.match(await call(b, owner, 'GET', `/events?queue_id=${full}&dont_block=true`), gone, 'FANOUT dropped the queue at its third event')
+    t.match(await call(b, owner, 'GET', `/events?queue_id=${narrowed}&dont_block=true`), gone, 'APPEND (a narrow) too')
+    const fresh = await registerQueue(b, owner, { event_types: ['presence'] })
+    a.bus.publish({ type: 'presence', n: 3 }, { kind: 'users', userIds: [owner.id] })
+    await settled(a)
+    t.same((await call(b, owner, 'GET', `/events?queue_id=${fresh}&dont_block=true`)).body.data.events, [{ id: 0, type: 'presence', n: 3 }], 'a queue registered again gets the next events')
   })
 
   t.test('a process restart changes nothing for the queues: no file, no restart event, ids continue', async (t) => {
